@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: MIT */
+/* urt: an io_uring-native async runtime for C. Umbrella header. */
+#ifndef URT_H
+#define URT_H
+
+#include <errno.h>
+
+#include "urt/error.h"
+#include "urt/future.h"
+#include "urt/op.h"
+#include "urt/rt.h"
+#include "urt/task.h"
+#include "urt/time.h"
+
+#endif

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: MIT */
+/* The runtime object: configuration, block_on, statistics, shutdown. */
+#ifndef URT_RT_H
+#define URT_RT_H
+
+#include <stdint.h>
+
+#include "future.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct urt_rt;
+
+enum {
+	URT_CFG_NO_DEFER_TASKRUN = 1u << 0, /* don't ask for DEFER_TASKRUN */
+	URT_CFG_NO_SINGLE_ISSUER = 1u << 1,
+	URT_CFG_NO_COOP_TASKRUN = 1u << 2,
+	URT_CFG_SQPOLL = 1u << 3, /* kernel thread polls the SQ */
+};
+
+struct urt_config {
+	unsigned workers;      /* 0: number of online CPUs */
+	unsigned ring_entries; /* SQ entries per worker ring; 0: 256 */
+	unsigned cq_entries;   /* CQ entries; 0: 4 * ring_entries */
+	unsigned flags;	       /* URT_CFG_* */
+};
+
+/* Fills cfg with the defaults. */
+void urt_config_init(struct urt_config *cfg);
+
+/*
+ * Creates a runtime and starts its workers (each creates its own ring).
+ * cfg may be NULL (defaults). Returns 0 and *out, or -errno: -ENOSYS /
+ * -EPERM when io_uring is unavailable (disabled by sysctl, blocked by
+ * seccomp: the message from urt_rt_last_error() names the cause), -EINVAL
+ * for a bad config, -ENOMEM.
+ */
+int urt_rt_new(const struct urt_config *cfg, struct urt_rt **out);
+
+/*
+ * Explains the last urt_rt_new() failure on this thread in a sentence
+ * (static storage; "" when there is none).
+ */
+const char *urt_rt_last_error(void);
+
+/*
+ * Runs fut as a task and blocks the calling (non-worker) thread until it
+ * finished and every op it submitted completed, so fut may live on the
+ * caller's stack. Returns fut's result, or -EDEADLK from a worker thread,
+ * -EINVAL, -ESHUTDOWN.
+ */
+int urt_block_on(struct urt_rt *rt, struct urt_future *fut);
+
+struct urt_stats {
+	uint64_t tasks_spawned;
+	uint64_t tasks_completed; /* finished or aborted */
+	uint64_t tasks_live;	  /* allocated and not yet freed */
+	uint64_t ops_submitted;	  /* SQEs for ops (not internal ones) */
+	uint64_t ops_completed;
+	uint64_t sqes_inflight; /* every SQE still waiting for its CQE */
+	uint64_t polls;
+	uint64_t sq_full_retries; /* SQ was full: submitted and retried */
+	uint64_t cq_overflows;	  /* times the CQ overflow flag was seen */
+	uint64_t handles_leaked;  /* set by urt_rt_free only */
+	unsigned workers;
+	unsigned ring_flags; /* IORING_SETUP_* the rings got */
+};
+
+void urt_rt_stats(struct urt_rt *rt, struct urt_stats *st);
+
+/*
+ * Shuts down and frees rt (numbered protocol in src/sched.c): refuses new
+ * spawns, aborts every task, cancels and drains every op, stops and joins
+ * the workers, frees everything. final (may be NULL) receives the counters
+ * at the end. Returns 0 when nothing was left over, -EBUSY when handles were
+ * never joined/detached (their tasks are freed anyway; the handles must not
+ * be used again), -EDEADLK from a worker thread (nothing is done).
+ */
+int urt_rt_free(struct urt_rt *rt, struct urt_stats *final);
+
+/* Number of workers rt runs. */
+unsigned urt_rt_workers(const struct urt_rt *rt);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

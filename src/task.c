@@ -1,0 +1,517 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The task state machine: spawn, wake, run (poll / abort / complete), join
+ * handles, the registry used by shutdown. Queues and workers are sched.c's.
+ *
+ * Invariants:
+ *  - refs counts: 1 while not COMPLETE, 1 per queued-or-running instance
+ *    (taken when NOTIFIED is set on an idle task), 1 per join handle, 1 per
+ *    in-flight op, 1 per stored waker. The task is freed (future dropped)
+ *    when refs reaches 0, so an op's memory in the frame outlives its CQE.
+ *  - NOTIFIED without RUNNING: the task sits in exactly one queue.
+ *  - Only the worker that moved NOTIFIED -> RUNNING touches fut, ops,
+ *    flags.ABORTING and u.result until it clears RUNNING.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+_Static_assert(sizeof(struct urt_task) <= 64, "task header exceeds 64 bytes");
+
+static const struct urt_future_vt handle_vt;
+
+void urt__task_ref(struct urt_task *t)
+{
+	/* relaxed: a new reference is made from an existing one */
+	atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
+}
+
+static void reg_remove(struct urt_rt *rt, struct urt_task *t)
+{
+	pthread_mutex_lock(&rt->reg_lock);
+	struct urt_task *last = rt->reg[--rt->reg_len];
+	rt->reg[t->reg_idx] = last;
+	last->reg_idx = t->reg_idx;
+	pthread_mutex_unlock(&rt->reg_lock);
+}
+
+static void task_free(struct urt_task *t)
+{
+	struct urt_rt *rt = t->rt;
+
+	if (t->fut->vt->drop)
+		t->fut->vt->drop(t->fut);
+	reg_remove(rt, t);
+	free(t); /* a frame shares the header's allocation */
+	/* release: pairs with urt_rt_stats readers; ordering only */
+	atomic_fetch_sub_explicit(&rt->tasks_live, 1, memory_order_release);
+}
+
+void urt__task_unref(struct urt_task *t)
+{
+	/* release: our writes to the task happen-before its free; the
+	 * acquire fence makes every other holder's writes visible to it. */
+	if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_release) == 1) {
+		atomic_thread_fence(memory_order_acquire);
+		task_free(t);
+	}
+}
+
+static struct urt_future *frame_fut(struct urt_task *t)
+{
+	return (struct urt_future *)(void *)(t + 1);
+}
+
+void *urt_frame_new(size_t size)
+{
+	struct urt_task *t = calloc(1, sizeof(*t) + size);
+
+	if (!t)
+		return NULL;
+	t->flags = URT__TF_FRAME;
+	return t + 1;
+}
+
+void urt_frame_free(void *frame)
+{
+	if (frame)
+		free((struct urt_task *)frame - 1);
+}
+
+static int reg_add(struct urt_rt *rt, struct urt_task *t)
+{
+	int err = 0;
+
+	pthread_mutex_lock(&rt->reg_lock);
+	/* Checked under reg_lock: shutdown sets the flag under it before it
+	 * walks the registry, so every task is either refused or aborted. */
+	if (atomic_load_explicit(&rt->shutdown, memory_order_relaxed)) {
+		err = -ESHUTDOWN;
+	} else if (rt->reg_len == rt->reg_cap) {
+		size_t cap = rt->reg_cap ? rt->reg_cap * 2 : 64;
+		struct urt_task **n = realloc(rt->reg, cap * sizeof(*n));
+		if (!n)
+			err = -ENOMEM;
+		else {
+			rt->reg = n;
+			rt->reg_cap = cap;
+		}
+	}
+	if (!err) {
+		t->reg_idx = (uint32_t)rt->reg_len;
+		rt->reg[rt->reg_len++] = t;
+	}
+	pthread_mutex_unlock(&rt->reg_lock);
+	return err;
+}
+
+static int spawn(struct urt_rt *rt, struct urt_task *t, struct urt_future *fut,
+		 struct urt_task_handle *h)
+{
+	int err;
+
+	t->fut = fut;
+	t->rt = rt;
+	t->ops = NULL;
+	atomic_init(&t->join_waker, 0);
+	/* NOTIFIED: it is about to be queued. refs: not-complete + queued
+	 * (+ handle). */
+	atomic_init(&t->state, URT__T_NOTIFIED);
+	atomic_init(&t->refs, h ? 3u : 2u);
+	/* relaxed: ids only need to be unique */
+	t->id = atomic_fetch_add_explicit(&rt->next_id, 1,
+					  memory_order_relaxed);
+	err = reg_add(rt, t);
+	if (err)
+		return err;
+	atomic_fetch_add_explicit(&rt->tasks_unfinished, 1,
+				  memory_order_relaxed);
+	atomic_fetch_add_explicit(&rt->tasks_live, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&rt->tasks_spawned, 1, memory_order_relaxed);
+	if (h) {
+		h->base.vt = &handle_vt;
+		h->task = t;
+	}
+	urt__schedule(rt, t, false);
+	return 0;
+}
+
+static bool valid_future(const struct urt_future *f)
+{
+	return f && f->vt && f->vt->poll;
+}
+
+int urt_task_spawn(struct urt_rt *rt, struct urt_future *fut,
+		   struct urt_task_handle *h)
+{
+	struct urt_task *t;
+	int err;
+
+	if (h) {
+		h->base.vt = &handle_vt;
+		h->task = NULL;
+	}
+	if (!rt || !valid_future(fut))
+		return -EINVAL;
+	if (atomic_load_explicit(&rt->shutdown, memory_order_relaxed))
+		return -ESHUTDOWN;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	err = spawn(rt, t, fut, h);
+	if (err)
+		free(t);
+	return err;
+}
+
+int urt_task_spawn_frame(struct urt_rt *rt, void *frame,
+			 struct urt_task_handle *h)
+{
+	struct urt_task *t;
+
+	if (h) {
+		h->base.vt = &handle_vt;
+		h->task = NULL;
+	}
+	if (!rt || !frame)
+		return -EINVAL;
+	t = (struct urt_task *)frame - 1;
+	if (!(t->flags & URT__TF_FRAME) || !valid_future(frame_fut(t)))
+		return -EINVAL;
+	return spawn(rt, t, frame_fut(t), h);
+}
+
+void urt__task_wake(struct urt_task *t)
+{
+	uint32_t s = atomic_load_explicit(&t->state, memory_order_relaxed);
+
+	for (;;) {
+		uint32_t ns;
+
+		if (s & (URT__T_COMPLETE | URT__T_NOTIFIED))
+			return; /* finished, or a poll is already due */
+		ns = s | URT__T_NOTIFIED;
+		/* acq_rel: the waker's writes (op result, message) must be
+		 * visible to the poll this wake causes. */
+		if (atomic_compare_exchange_weak_explicit(
+			    &t->state, &s, ns, memory_order_acq_rel,
+			    memory_order_relaxed))
+			break;
+	}
+	if (s & URT__T_RUNNING)
+		return; /* the runner sees NOTIFIED and re-queues it */
+	urt__task_ref(t); /* the queued ref */
+	urt__schedule(t->rt, t, false);
+}
+
+/* Wakes whoever waits in a join: a task or a blocked thread. */
+static void wake_joiner(uintptr_t wk)
+{
+	if (wk & 1) {
+		struct urt__thread_waiter *tw = (void *)(wk & ~(uintptr_t)1);
+		pthread_mutex_lock(&tw->mu);
+		tw->done = true;
+		pthread_cond_signal(&tw->cv);
+		/* tw may be gone once unlocked (POSIX: destroy after unlock
+		 * is safe); not touched again. */
+		pthread_mutex_unlock(&tw->mu);
+	} else if (wk) {
+		struct urt_task *jt = (void *)wk;
+		urt__task_wake(jt);
+		urt__task_unref(jt);
+	}
+}
+
+static void complete(struct urt_task *t, int res)
+{
+	struct urt_rt *rt = t->rt;
+	uint32_t s = atomic_load_explicit(&t->state, memory_order_relaxed);
+
+	t->u.result = res;
+	/* acq_rel: release publishes result to the joiner; acquire pairs
+	 * with the joiner's release of join_waker. */
+	while (!atomic_compare_exchange_weak_explicit(
+		&t->state, &s,
+		(s & ~(URT__T_RUNNING | URT__T_NOTIFIED)) | URT__T_COMPLETE,
+		memory_order_acq_rel, memory_order_relaxed))
+		;
+	if (s & URT__T_JOIN_WAKER)
+		wake_joiner(atomic_load_explicit(&t->join_waker,
+						 memory_order_relaxed));
+	atomic_fetch_add_explicit(&rt->tasks_completed, 1,
+				  memory_order_relaxed);
+	/* seq_cst: pairs with the parking worker's check in sched.c */
+	if (atomic_fetch_sub(&rt->tasks_unfinished, 1) == 1 &&
+	    atomic_load(&rt->shutdown))
+		urt__unpark_all(rt);
+	urt__task_unref(t); /* not-complete ref */
+	urt__task_unref(t); /* queued/running ref */
+}
+
+/* Cancels every op of t still in flight (abort path, runner only). */
+static void cancel_ops(struct urt__worker *w, struct urt_task *t)
+{
+	for (struct urt_op *op = t->ops; op; op = op->next)
+		urt__op_cancel(op, w);
+}
+
+void urt__task_run(struct urt__worker *w, struct urt_task *t)
+{
+	uint32_t s = atomic_load_explicit(&t->state, memory_order_relaxed);
+	int res;
+
+	/* acquire: see what the waker published before it set NOTIFIED */
+	while (!atomic_compare_exchange_weak_explicit(
+		&t->state, &s, (s & ~URT__T_NOTIFIED) | URT__T_RUNNING,
+		memory_order_acquire, memory_order_relaxed))
+		;
+	w->cx.task = t;
+	if ((s & URT__T_ABORT) && !(t->flags & URT__TF_ABORTING)) {
+		t->flags |= URT__TF_ABORTING;
+		cancel_ops(w, t);
+		if (!t->fut->vt->cancel) {
+			/* Droppable at any suspension point. */
+			w->cx.task = NULL;
+			complete(t, -ECANCELED);
+			return;
+		}
+		t->fut->vt->cancel(t->fut, &w->cx);
+	}
+	res = urt_future_poll(t->fut, &w->cx);
+	atomic_fetch_add_explicit(&w->polls, 1, memory_order_relaxed);
+	w->cx.task = NULL;
+	if (res != URT_PENDING) {
+		complete(t, res);
+		return;
+	}
+	s = atomic_load_explicit(&t->state, memory_order_relaxed);
+	/* release: our poll's writes are visible to the next runner */
+	while (!atomic_compare_exchange_weak_explicit(
+		&t->state, &s, s & ~URT__T_RUNNING, memory_order_acq_rel,
+		memory_order_relaxed))
+		;
+	if (s & URT__T_NOTIFIED)
+		urt__schedule(t->rt, t, true); /* keeps the queued ref */
+	else
+		urt__task_unref(t);
+}
+
+void urt_cx_yield(struct urt_cx *cx)
+{
+	/* relaxed: only the runner re-queues, on its own thread */
+	if (cx && cx->task)
+		atomic_fetch_or_explicit(&cx->task->state, URT__T_NOTIFIED,
+					 memory_order_relaxed);
+}
+
+uint64_t urt_cx_task_id(const struct urt_cx *cx)
+{
+	return cx && cx->task ? cx->task->id : 0;
+}
+
+static void abort_task(struct urt_task *t)
+{
+	uint32_t s = atomic_load_explicit(&t->state, memory_order_relaxed);
+	uint32_t ns;
+
+	do {
+		if (s & (URT__T_COMPLETE | URT__T_ABORT))
+			return;
+		ns = s | URT__T_ABORT | URT__T_NOTIFIED;
+	} while (!atomic_compare_exchange_weak_explicit(
+		&t->state, &s, ns, memory_order_acq_rel, memory_order_relaxed));
+	if (s & (URT__T_NOTIFIED | URT__T_RUNNING))
+		return; /* queued or running: the runner sees ABORT */
+	urt__task_ref(t);
+	urt__schedule(t->rt, t, false);
+}
+
+int urt_task_abort(struct urt_task_handle *h)
+{
+	if (!h || !h->task)
+		return -EINVAL;
+	abort_task(h->task);
+	return 0;
+}
+
+uint64_t urt_task_id(const struct urt_task_handle *h)
+{
+	return h && h->task ? h->task->id : 0;
+}
+
+/*
+ * Takes back join_waker from the completing side, if it is there and the
+ * task is not complete. Returns false when the task completed first (the
+ * completer then owns, wakes and releases the old waker).
+ */
+static bool reclaim_waker(struct urt_task *t)
+{
+	uint32_t s = atomic_load_explicit(&t->state, memory_order_acquire);
+
+	while (s & URT__T_JOIN_WAKER) {
+		if (s & URT__T_COMPLETE)
+			return false;
+		if (atomic_compare_exchange_weak_explicit(
+			    &t->state, &s, s & ~URT__T_JOIN_WAKER,
+			    memory_order_acquire, memory_order_acquire)) {
+			uintptr_t old = atomic_exchange_explicit(
+				&t->join_waker, 0, memory_order_relaxed);
+			if (old && !(old & 1))
+				urt__task_unref((struct urt_task *)old);
+			return true;
+		}
+	}
+	return !(s & URT__T_COMPLETE);
+}
+
+/* Installs wk as join waker; false if the task completed meanwhile. */
+static bool set_waker(struct urt_task *t, uintptr_t wk)
+{
+	uint32_t s;
+
+	atomic_store_explicit(&t->join_waker, wk, memory_order_relaxed);
+	s = atomic_load_explicit(&t->state, memory_order_relaxed);
+	do {
+		if (s & URT__T_COMPLETE) {
+			atomic_store_explicit(&t->join_waker, 0,
+					      memory_order_relaxed);
+			return false;
+		}
+		/* release: publishes join_waker to the completer */
+	} while (!atomic_compare_exchange_weak_explicit(
+		&t->state, &s, s | URT__T_JOIN_WAKER, memory_order_acq_rel,
+		memory_order_acquire));
+	return true;
+}
+
+static int take_result(struct urt_task_handle *h)
+{
+	struct urt_task *t = h->task;
+	int res = t->u.result;
+
+	h->task = NULL;
+	urt__task_unref(t);
+	return res;
+}
+
+static int handle_poll(struct urt_future *f, struct urt_cx *cx)
+{
+	struct urt_task_handle *h = (struct urt_task_handle *)f;
+	struct urt_task *t = h->task;
+	uint32_t s;
+
+	if (!t)
+		return -EINVAL;
+	if (!cx || !cx->task || cx->task == t)
+		return -EDEADLK;
+	/* acquire: pairs with complete()'s release of u.result */
+	s = atomic_load_explicit(&t->state, memory_order_acquire);
+	if (s & URT__T_COMPLETE)
+		return take_result(h);
+	if ((s & URT__T_JOIN_WAKER) &&
+	    atomic_load_explicit(&t->join_waker, memory_order_relaxed) ==
+		    (uintptr_t)cx->task)
+		return URT_PENDING;
+	if (!reclaim_waker(t))
+		goto done;
+	urt__task_ref(cx->task); /* the stored waker's ref */
+	if (set_waker(t, (uintptr_t)cx->task))
+		return URT_PENDING;
+	urt__task_unref(cx->task);
+done:
+	atomic_thread_fence(memory_order_acquire);
+	return take_result(h);
+}
+
+static const struct urt_future_vt handle_vt = {
+	.poll = handle_poll,
+	/* no cancel: a join can be dropped at any point */
+};
+
+int urt_task_detach(struct urt_task_handle *h)
+{
+	struct urt_task *t;
+
+	if (!h || !h->task)
+		return -EINVAL;
+	t = h->task;
+	(void)reclaim_waker(t);
+	h->task = NULL;
+	urt__task_unref(t);
+	return 0;
+}
+
+int urt_task_join_blocking(struct urt_task_handle *h)
+{
+	struct urt__thread_waiter tw = { .done = false };
+	struct urt_task *t;
+	int res;
+
+	if (!h || !h->task)
+		return -EINVAL;
+	if (urt__current_worker())
+		return -EDEADLK;
+	t = h->task;
+	if (!(atomic_load_explicit(&t->state, memory_order_acquire) &
+	      URT__T_COMPLETE) &&
+	    reclaim_waker(t)) {
+		pthread_mutex_init(&tw.mu, NULL);
+		pthread_cond_init(&tw.cv, NULL);
+		if (set_waker(t, (uintptr_t)&tw | 1)) {
+			pthread_mutex_lock(&tw.mu);
+			while (!tw.done)
+				pthread_cond_wait(&tw.cv, &tw.mu);
+			pthread_mutex_unlock(&tw.mu);
+		}
+		pthread_cond_destroy(&tw.cv);
+		pthread_mutex_destroy(&tw.mu);
+	}
+	atomic_thread_fence(memory_order_acquire);
+	res = take_result(h);
+	return res;
+}
+
+void urt__task_abort_all(struct urt_rt *rt)
+{
+	struct urt_task **v = NULL;
+	size_t n = 0;
+
+	pthread_mutex_lock(&rt->reg_lock);
+	if (rt->reg_len)
+		v = malloc(rt->reg_len * sizeof(*v));
+	for (size_t i = 0; v && i < rt->reg_len; i++) {
+		struct urt_task *t = rt->reg[i];
+		uint32_t r = atomic_load_explicit(&t->refs,
+						  memory_order_relaxed);
+		/* Skip tasks already on their way to task_free (refs 0). */
+		while (r && !atomic_compare_exchange_weak_explicit(
+				    &t->refs, &r, r + 1, memory_order_relaxed,
+				    memory_order_relaxed))
+			;
+		if (r)
+			v[n++] = t;
+	}
+	pthread_mutex_unlock(&rt->reg_lock);
+	for (size_t i = 0; i < n; i++) {
+		abort_task(v[i]);
+		urt__task_unref(v[i]);
+	}
+	free(v);
+}
+
+uint64_t urt__task_free_leaked(struct urt_rt *rt)
+{
+	uint64_t n = 0;
+
+	/* Workers are joined: single-threaded from here. Every task left
+	 * is complete and held only by a handle or a stored waker. */
+	while (rt->reg_len) {
+		struct urt_task *t = rt->reg[rt->reg_len - 1];
+		atomic_store_explicit(&t->refs, 0, memory_order_relaxed);
+		task_free(t);
+		n++;
+	}
+	return n;
+}
