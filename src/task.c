@@ -51,12 +51,11 @@ static void task_free(struct urt_task *t)
 
 void urt__task_unref(struct urt_task *t)
 {
-	/* release: our writes to the task happen-before its free; the
-	 * acquire fence makes every other holder's writes visible to it. */
-	if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_release) == 1) {
-		atomic_thread_fence(memory_order_acquire);
+	/* acq_rel: our writes to the task happen-before its free, and the
+	 * last holder sees every other holder's writes (no fence: TSan
+	 * cannot model fences). */
+	if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1)
 		task_free(t);
-	}
 }
 
 static struct urt_future *frame_fut(struct urt_task *t)
@@ -372,7 +371,7 @@ static bool set_waker(struct urt_task *t, uintptr_t wk)
 	uint32_t s;
 
 	atomic_store_explicit(&t->join_waker, wk, memory_order_relaxed);
-	s = atomic_load_explicit(&t->state, memory_order_relaxed);
+	s = atomic_load_explicit(&t->state, memory_order_acquire);
 	do {
 		if (s & URT__T_COMPLETE) {
 			atomic_store_explicit(&t->join_waker, 0,
@@ -389,7 +388,11 @@ static bool set_waker(struct urt_task *t, uintptr_t wk)
 static int take_result(struct urt_task_handle *h)
 {
 	struct urt_task *t = h->task;
-	int res = t->u.result;
+	int res;
+
+	/* acquire: pairs with complete()'s release of u.result */
+	(void)atomic_load_explicit(&t->state, memory_order_acquire);
+	res = t->u.result;
 
 	h->task = NULL;
 	urt__task_unref(t);
@@ -421,7 +424,6 @@ static int handle_poll(struct urt_future *f, struct urt_cx *cx)
 		return URT_PENDING;
 	urt__task_unref(cx->task);
 done:
-	atomic_thread_fence(memory_order_acquire);
 	return take_result(h);
 }
 
@@ -468,7 +470,6 @@ int urt_task_join_blocking(struct urt_task_handle *h)
 		pthread_cond_destroy(&tw.cv);
 		pthread_mutex_destroy(&tw.mu);
 	}
-	atomic_thread_fence(memory_order_acquire);
 	res = take_result(h);
 	return res;
 }
