@@ -4,6 +4,7 @@
  * select. Everything here runs on the thread polling the owning task.
  */
 #include <errno.h>
+#include <stdbool.h>
 
 #include "internal.h"
 
@@ -15,17 +16,11 @@ void urt_future_cancel(struct urt_future *f, struct urt_cx *cx)
 
 /* --- coroutines ------------------------------------------------------ */
 
-static int co_poll(struct urt_future *f, struct urt_cx *cx)
-{
-	struct urt_co *co = (struct urt_co *)f;
-
-	return co->fn(co, cx);
-}
-
 /*
- * A child with a cancel hook is cancelled and drained by the co's next
- * polls (URT_AWAIT returns -ECANCELED once it is ready). A child without
- * one may be dropped at once: the co stops at its next poll.
+ * Once cancelled, a co never re-enters user code: its polls only drain the
+ * child it was awaiting (cancelled by co_cancel), then it ends -ECANCELED.
+ * The vtable is not swapped for one without a cancel hook: combinators read
+ * a NULL cancel as "droppable now", which a co draining an op is not.
  */
 static int co_poll_cancelled(struct urt_co *co, struct urt_cx *cx)
 {
@@ -41,27 +36,19 @@ static int co_poll_cancelled(struct urt_co *co, struct urt_cx *cx)
 	return -ECANCELED;
 }
 
-static int co_poll_cancel_wrapper(struct urt_future *f, struct urt_cx *cx)
+static int co_poll(struct urt_future *f, struct urt_cx *cx)
 {
-	return co_poll_cancelled((struct urt_co *)f, cx);
+	struct urt_co *co = (struct urt_co *)f;
+
+	if (co->cancelled)
+		return co_poll_cancelled(co, cx);
+	return co->fn(co, cx);
 }
 
-static void co_cancel(struct urt_future *f, struct urt_cx *cx);
-static void co_drop(struct urt_future *f);
-
-static const struct urt_future_vt co_vt = {
-	.poll = co_poll,
-	.cancel = co_cancel,
-	.drop = co_drop,
-};
-
-/* After cancel, polls go to the drain routine, never to user code. */
-static const struct urt_future_vt co_cancelled_vt = {
-	.poll = co_poll_cancel_wrapper,
-	.cancel = NULL,
-	.drop = co_drop,
-};
-
+/*
+ * A child with a cancel hook is cancelled here and drained by the co's next
+ * polls. A child without one may be dropped at once. Idempotent.
+ */
 static void co_cancel(struct urt_future *f, struct urt_cx *cx)
 {
 	struct urt_co *co = (struct urt_co *)f;
@@ -69,7 +56,6 @@ static void co_cancel(struct urt_future *f, struct urt_cx *cx)
 	if (co->cancelled || co->line == -1)
 		return;
 	co->cancelled = 1;
-	co->base.vt = &co_cancelled_vt;
 	if (co->awaiting) {
 		if (co->awaiting->vt->cancel)
 			co->awaiting->vt->cancel(co->awaiting, cx);
@@ -85,6 +71,12 @@ static void co_drop(struct urt_future *f)
 	if (co->drop)
 		co->drop(co);
 }
+
+static const struct urt_future_vt co_vt = {
+	.poll = co_poll,
+	.cancel = co_cancel,
+	.drop = co_drop,
+};
 
 struct urt_future *urt_co_init(struct urt_co *co, urt_co_fn fn)
 {
@@ -115,10 +107,38 @@ static int join_poll(struct urt_future *f, struct urt_cx *cx)
 	return j->left ? URT_PENDING : 0;
 }
 
+/*
+ * A join cancelled while children still ran ends -ECANCELED once drained
+ * (results[] still says what each child did), like a select nobody won: a
+ * 0 would tell a timeout or an aborted task's joiner that all work was done.
+ */
+static int join_poll_cancelled(struct urt_future *f, struct urt_cx *cx)
+{
+	int r = join_poll(f, cx);
+
+	return r == URT_PENDING ? r : -ECANCELED;
+}
+
+static void join_cancel(struct urt_future *f, struct urt_cx *cx);
+
+static const struct urt_future_vt join_vt = {
+	.poll = join_poll,
+	.cancel = join_cancel,
+};
+
+/* Keeps a (no-op) cancel hook: a draining join is not droppable. */
+static const struct urt_future_vt join_cancelled_vt = {
+	.poll = join_poll_cancelled,
+	.cancel = join_cancel,
+};
+
 static void join_cancel(struct urt_future *f, struct urt_cx *cx)
 {
 	struct urt_join *j = (struct urt_join *)f;
 
+	if (j->base.vt == &join_cancelled_vt || !j->left)
+		return; /* already cancelled, or already complete */
+	j->base.vt = &join_cancelled_vt;
 	for (unsigned i = 0; i < j->n; i++) {
 		if (j->results[i] != URT_PENDING)
 			continue;
@@ -130,11 +150,6 @@ static void join_cancel(struct urt_future *f, struct urt_cx *cx)
 		}
 	}
 }
-
-static const struct urt_future_vt join_vt = {
-	.poll = join_poll,
-	.cancel = join_cancel,
-};
 
 struct urt_future *urt_join_init(struct urt_join *j, struct urt_future **futs,
 				 int *results, unsigned n)
@@ -168,23 +183,36 @@ static void select_cancel_rest(struct urt_select *s, struct urt_cx *cx)
 static int select_poll(struct urt_future *f, struct urt_cx *cx)
 {
 	struct urt_select *s = (struct urt_select *)f;
-	uint64_t all = s->n == 64 ? ~0ull : (1ull << s->n) - 1;
+	bool again = false;
+	uint64_t all;
 
+	/* Checked before the shift: 1ull << n is undefined for n >= 64. */
 	if (s->n == 0 || s->n > 64)
 		return -EINVAL;
-	for (unsigned i = 0; i < s->n; i++) {
-		if (s->done >> i & 1)
-			continue;
-		int r = urt_future_poll(s->futs[i], cx);
-		if (r == URT_PENDING)
-			continue;
-		s->results[i] = r;
-		s->done |= 1ull << i;
-		if (s->winner < 0) {
-			s->winner = (int)i;
-			select_cancel_rest(s, cx);
+	all = s->n == 64 ? ~0ull : (1ull << s->n) - 1;
+	do {
+		again = false;
+		for (unsigned i = 0; i < s->n; i++) {
+			if (s->done >> i & 1)
+				continue;
+			int r = urt_future_poll(s->futs[i], cx);
+			if (r == URT_PENDING)
+				continue;
+			s->results[i] = r;
+			s->done |= 1ull << i;
+			if (s->winner < 0) {
+				s->winner = (int)i;
+				select_cancel_rest(s, cx);
+				/*
+				 * Losers before i were polled already; a
+				 * cancel may make one ready with no wake-up
+				 * to come (a co that dropped a join handle):
+				 * poll them all once more, now.
+				 */
+				again = true;
+			}
 		}
-	}
+	} while (again);
 	if (s->winner >= 0 && s->done == all)
 		return s->winner;
 	return URT_PENDING;
@@ -194,6 +222,8 @@ static void select_cancel(struct urt_future *f, struct urt_cx *cx)
 {
 	struct urt_select *s = (struct urt_select *)f;
 
+	if (s->n == 0 || s->n > 64)
+		return; /* its poll says -EINVAL */
 	if (s->winner < 0) {
 		/* Nobody won: the select ends as cancelled once drained. */
 		s->winner = (int)s->n;

@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -57,7 +59,7 @@ static void set_error(const char *fmt, int err)
 }
 
 /* Explains a failed io_uring_setup() in terms of what the machine blocks. */
-static void explain_setup_failure(int err)
+static void explain_setup_failure(int err, unsigned entries, unsigned cq)
 {
 	FILE *f = fopen("/proc/sys/kernel/io_uring_disabled", "r");
 	int disabled = 0;
@@ -74,15 +76,52 @@ static void explain_setup_failure(int err)
 		set_error("io_uring_setup failed (%s): "
 			  "kernel.io_uring_disabled=1 limits io_uring to "
 			  "kernel.io_uring_group", err);
-	else if (err == -ENOSYS || err == -EPERM)
+	else if (err == -ENOSYS)
 		set_error("io_uring_setup failed (%s): the kernel lacks "
 			  "io_uring or a seccomp filter (e.g. a container's "
 			  "default profile) blocks it", err);
+	else if (err == -EPERM)
+		set_error("io_uring_setup failed (%s): a seccomp filter "
+			  "(e.g. a container's default profile) or an LSM "
+			  "policy denies io_uring to this process", err);
+	else if (err == -EINVAL)
+		/* Even the flag-less try was refused: the sizes are wrong. */
+		snprintf(last_error, sizeof(last_error),
+			 "io_uring_setup failed (%s): the kernel refused "
+			 "ring_entries=%u, cq_entries=%u (at most 32768 and "
+			 "65536, cq_entries >= ring_entries)",
+			 strerror(EINVAL), entries, cq);
 	else if (err == -ENOMEM)
 		set_error("io_uring_setup failed (%s): locked-memory limit "
 			  "(RLIMIT_MEMLOCK) too low for another ring", err);
 	else
 		set_error("io_uring_setup failed: %s", err);
+}
+
+/*
+ * Applies the URT_CFG_* opt-outs to one candidate flag set. DEFER_TASKRUN
+ * needs SINGLE_ISSUER and excludes SQPOLL; where it is dropped, COOP_TASKRUN
+ * is the next best way to keep task work from interrupting the worker.
+ */
+static unsigned setup_flags(unsigned fl, unsigned cfg_flags)
+{
+	if ((cfg_flags & (URT_CFG_NO_DEFER_TASKRUN | URT_CFG_NO_SINGLE_ISSUER |
+			  URT_CFG_SQPOLL)) &&
+	    (fl & IORING_SETUP_DEFER_TASKRUN))
+		fl = (fl & ~IORING_SETUP_DEFER_TASKRUN) |
+		     IORING_SETUP_COOP_TASKRUN;
+	if (cfg_flags & URT_CFG_NO_SINGLE_ISSUER)
+		fl &= ~IORING_SETUP_SINGLE_ISSUER;
+	if (cfg_flags & URT_CFG_NO_COOP_TASKRUN)
+		fl &= ~IORING_SETUP_COOP_TASKRUN;
+	if (cfg_flags & URT_CFG_SQPOLL) /* no IPI-related flags with SQPOLL */
+		fl = (fl & ~(IORING_SETUP_COOP_TASKRUN |
+			     IORING_SETUP_TASKRUN_FLAG)) |
+		     IORING_SETUP_SQPOLL;
+	if ((fl & IORING_SETUP_TASKRUN_FLAG) &&
+	    !(fl & (IORING_SETUP_COOP_TASKRUN | IORING_SETUP_DEFER_TASKRUN)))
+		fl &= ~IORING_SETUP_TASKRUN_FLAG;
+	return fl;
 }
 
 struct urt__ring *urt__ring_new(const struct urt_config *cfg, urt__cqe_fn fn,
@@ -104,8 +143,16 @@ struct urt__ring *urt__ring_new(const struct urt_config *cfg, urt__cqe_fn fn,
 	};
 	struct urt__ring *r = calloc(1, sizeof(*r));
 	unsigned entries = cfg->ring_entries ? cfg->ring_entries : 256;
-	unsigned cq = cfg->cq_entries ? cfg->cq_entries : 4 * entries;
+	unsigned cq;
 	int ret = -EINVAL;
+
+	/* An op and its LINK_TIMEOUT must sit in one submission: with a
+	 * 1-entry SQ, urt__ring_prep_op would wait for room forever. */
+	if (entries < 2)
+		entries = 2;
+	cq = cfg->cq_entries ? cfg->cq_entries : 4 * entries;
+	if (cq < entries)
+		cq = entries;
 
 	last_error[0] = 0;
 	if (!r) {
@@ -116,24 +163,8 @@ struct urt__ring *urt__ring_new(const struct urt_config *cfg, urt__cqe_fn fn,
 	r->ctx = ctx;
 	for (size_t i = 0; i < sizeof(tries) / sizeof(tries[0]); i++) {
 		struct io_uring_params p;
-		unsigned fl = tries[i];
+		unsigned fl = setup_flags(tries[i], cfg->flags);
 
-		if (cfg->flags & URT_CFG_NO_DEFER_TASKRUN)
-			fl &= ~IORING_SETUP_DEFER_TASKRUN;
-		if (cfg->flags & URT_CFG_NO_SINGLE_ISSUER)
-			fl &= ~(IORING_SETUP_SINGLE_ISSUER |
-				IORING_SETUP_DEFER_TASKRUN);
-		if (cfg->flags & URT_CFG_NO_COOP_TASKRUN)
-			fl &= ~IORING_SETUP_COOP_TASKRUN;
-		if (cfg->flags & URT_CFG_SQPOLL) /* SQPOLL excludes DEFER */
-			fl = (fl & ~(IORING_SETUP_DEFER_TASKRUN |
-				     IORING_SETUP_COOP_TASKRUN |
-				     IORING_SETUP_TASKRUN_FLAG)) |
-			     IORING_SETUP_SQPOLL;
-		if ((fl & IORING_SETUP_TASKRUN_FLAG) &&
-		    !(fl & (IORING_SETUP_COOP_TASKRUN |
-			    IORING_SETUP_DEFER_TASKRUN)))
-			fl &= ~IORING_SETUP_TASKRUN_FLAG;
 		memset(&p, 0, sizeof(p));
 		p.flags = fl | IORING_SETUP_CQSIZE;
 		p.cq_entries = cq;
@@ -148,7 +179,7 @@ struct urt__ring *urt__ring_new(const struct urt_config *cfg, urt__cqe_fn fn,
 			break; /* not a flag problem: ENOSYS, EPERM, ENOMEM */
 	}
 	if (ret) {
-		explain_setup_failure(ret);
+		explain_setup_failure(ret, entries, cq);
 		free(r);
 		*err = ret;
 		return NULL;
@@ -260,6 +291,22 @@ static void check_buffer(const struct urt_op *op)
 		p = (const void *)(uintptr_t)op->addr;
 		len = op->len;
 		break;
+	case IORING_OP_STATX: /* the kernel writes a whole struct statx */
+		p = (const void *)(uintptr_t)op->off;
+		len = sizeof(struct statx);
+		break;
+	case IORING_OP_ACCEPT: { /* *addrlen in, then up to *addrlen out */
+		const socklen_t *alen = (const void *)(uintptr_t)op->off;
+		if (alen && __asan_region_is_poisoned((void *)alen,
+						      sizeof(*alen))) {
+			fprintf(stderr, "urt: op %p: accept addrlen is not "
+				"addressable\n", (void *)op);
+			abort();
+		}
+		p = (const void *)(uintptr_t)op->addr;
+		len = p && alen ? *alen : 0;
+		break;
+	}
 	case IORING_OP_READV:
 	case IORING_OP_WRITEV: {
 		const struct iovec *iov = (const void *)(uintptr_t)op->addr;

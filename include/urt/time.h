@@ -17,7 +17,9 @@ extern "C" {
  * deadline (start + k * period). Ticks missed while nobody waited are
  * skipped, not bursted: the next deadline is the first one still ahead.
  * Result of a tick: the number of the tick (1, 2, ...), counting skipped
- * ones, or -ECANCELED.
+ * ones, or -ECANCELED. A cancelled tick (a select's loser) is not consumed:
+ * the next urt_interval_tick() waits for the same deadline. Poll a tick only
+ * from one task; the interval must stay valid while a tick is in flight.
  */
 struct urt_interval {
 	struct urt_future base;
@@ -25,7 +27,7 @@ struct urt_interval {
 	uint64_t next_ns;
 	uint64_t period_ns;
 	uint64_t start_ns;
-	int armed;
+	int armed; /* private: 0 idle, 1 sleep armed, 2 last tick cancelled */
 };
 
 /* period_ns > 0; the first tick is at now + period. */
