@@ -83,8 +83,22 @@ int main(int argc, char **argv)
 			urt_strerror(err), (unsigned long long)st.polls);
 		return 1;
 	}
-	bench_json("yield_many", urt_rt_workers(rt), r.tasks * r.yields,
-		   t1 - t0, bench_rss_kib(), NULL);
+	{
+		char extra[256];
+		int off = snprintf(extra, sizeof(extra), "\"steals\":%llu,"
+				   "\"polls_per_worker\":[",
+				   (unsigned long long)st.steals);
+		for (unsigned i = 0; i < urt_rt_workers(rt); i++) {
+			struct urt_worker_stats ws;
+			urt_rt_worker_stats(rt, i, &ws);
+			off += snprintf(extra + off, sizeof(extra) - (size_t)off,
+					"%s%llu", i ? "," : "",
+					(unsigned long long)ws.polls);
+		}
+		snprintf(extra + off, sizeof(extra) - (size_t)off, "]");
+		bench_json("yield_many", urt_rt_workers(rt),
+			   r.tasks * r.yields, t1 - t0, bench_rss_kib(), extra);
+	}
 	free(r.h);
 	return urt_rt_free(rt, NULL) ? 1 : 0;
 }

@@ -68,7 +68,7 @@ struct urt_task {
 	_Atomic uintptr_t join_waker;
 	struct urt_op *ops; /* in-flight ops; touched only by the runner */
 	struct urt_rt *rt;
-	uint32_t reg_idx; /* slot in rt->reg, under rt->reg_lock */
+	uint32_t reg_idx; /* slot in its registry shard, under its lock */
 	uint32_t flags;	  /* URT__TF_*; FRAME is immutable, ABORTING is the
 			   * runner's */
 };
@@ -76,7 +76,10 @@ struct urt_task {
 struct urt_cx {
 	struct urt__worker *w;
 	struct urt_task *task;
+	unsigned budget; /* ready results left in this poll (coop) */
 };
+
+#define URT__BUDGET 128 /* per poll, as tokio */
 
 URT__HIDDEN void urt__task_ref(struct urt_task *t);
 URT__HIDDEN void urt__task_unref(struct urt_task *t);
@@ -114,13 +117,40 @@ URT__HIDDEN void urt__op_cancel(struct urt_op *op, struct urt__worker *w);
 enum {
 	URT__W_RUNNING = 0,
 	URT__W_PARKED = 1, /* in (or about to enter) io_uring_enter wait */
-	URT__W_EXITED = 2,
+	URT__W_NOTIFIED = 2, /* woken to search; num_searching counted it */
+	URT__W_EXITED = 3,
 };
 
+/* Per-worker SPMC run queue (queue.c). */
 struct urt__lq {
-	struct urt_task **buf; /* URT_LOCAL_QUEUE_SIZE slots */
-	uint32_t head, tail;   /* owner only, for now */
+	struct urt_task **buf;	 /* URT_LOCAL_QUEUE_SIZE slots */
+	_Atomic uint64_t head;	 /* steal index << 32 | real index */
+	_Atomic uint32_t tail;	 /* owner writes */
 };
+
+URT__HIDDEN int urt__lq_init(struct urt__lq *q);
+URT__HIDDEN void urt__lq_deinit(struct urt__lq *q);
+/* Any thread; a snapshot. */
+URT__HIDDEN uint32_t urt__lq_len(struct urt__lq *q);
+/* Owner. Returns true if tasks went to the inject queue (overflow). */
+URT__HIDDEN bool urt__lq_push(struct urt__lq *q, struct urt_rt *rt,
+			      struct urt_task *t);
+URT__HIDDEN struct urt_task *urt__lq_pop(struct urt__lq *q);
+/*
+ * Stealer (owner of dst): takes half of src. Returns one task to run now
+ * (the rest went into dst) and the number taken in *count.
+ */
+URT__HIDDEN struct urt_task *urt__lq_steal_into(struct urt__lq *src,
+						struct urt__lq *dst,
+						uint32_t *count);
+URT__HIDDEN void urt__inject_push(struct urt_rt *rt, struct urt_task *head,
+				  struct urt_task *tail, size_t n);
+/*
+ * Pops one task to run; with dst, also moves up to max - 1 more into dst
+ * (the caller owns dst).
+ */
+URT__HIDDEN struct urt_task *urt__inject_pop(struct urt_rt *rt,
+					     struct urt__lq *dst, uint32_t max);
 
 struct urt__worker {
 	struct urt_rt *rt;
@@ -130,14 +160,27 @@ struct urt__worker {
 	_Atomic int park; /* URT__W_* */
 	pthread_t thread;
 	struct urt__lq lq;
+	struct urt_task *lifo; /* woken by the running task; owner only */
 	uint64_t tick;
+	uint32_t rng;
+	bool searching;
+	uint64_t poll_start, poll_task; /* long-poll clock (sched.c) */
 	struct urt_cx cx;
-	/* Counters: written by the owner, read by anyone (relaxed). */
-	_Atomic uint64_t polls, ops_submitted, ops_completed, parks, unparks,
-		wakes_sent, inject_pops;
+	/* Counters: written by the owner (stolen_out: by stealers), read by
+	 * anyone; relaxed, they order nothing. */
+	_Atomic uint64_t polls, lifo_polls, ops_submitted, ops_completed,
+		parks, unparks, wakes_sent, wakes_received, inject_pops,
+		steals_in, steal_ops, stolen_out, cancels_routed,
+		long_polls;
 	/* Ring counters, published by the owner when it parks and exits. */
 	_Atomic uint64_t ring_inflight, sq_full_retries, cq_overflows;
 };
+
+struct urt__reg_shard {
+	pthread_mutex_t lock;
+	struct urt_task **v;
+	size_t len, cap;
+} __attribute__((aligned(64)));
 
 struct urt_rt {
 	struct urt_config cfg;
@@ -150,10 +193,10 @@ struct urt_rt {
 	struct urt_task *inject_head, *inject_tail;
 	_Atomic size_t inject_len;
 
-	/* Registry of live tasks, for shutdown. */
-	pthread_mutex_t reg_lock;
-	struct urt_task **reg;
-	size_t reg_len, reg_cap;
+	/* Registry of live tasks, for shutdown; sharded by task id so that
+	 * spawning workers rarely share a lock. */
+	struct urt__reg_shard *shards;
+	unsigned nshards; /* power of two */
 
 	_Atomic uint64_t next_id;
 	_Atomic int shutdown;		 /* 1: no spawns, draining */
@@ -161,6 +204,11 @@ struct urt_rt {
 	_Atomic uint64_t tasks_live;	 /* allocated, not freed */
 	_Atomic uint64_t tasks_spawned, tasks_completed;
 	_Atomic unsigned next_unpark;
+	_Atomic unsigned num_searching; /* at most nworkers / 2 */
+	_Atomic unsigned num_parked;
+	_Atomic uint64_t *steal_matrix; /* [thief * n + victim], n <= 64 */
+	uint64_t long_poll_ns;		 /* 0: not measured */
+	_Atomic uint64_t longest_poll_ns, longest_poll_task;
 
 	/* Start-up barrier: each worker reports its ring. */
 	pthread_mutex_t start_lock;
@@ -178,5 +226,8 @@ URT__HIDDEN void urt__schedule(struct urt_rt *rt, struct urt_task *t,
 			       bool yielded);
 /* Wakes every parked worker (shutdown). */
 URT__HIDDEN void urt__unpark_all(struct urt_rt *rt);
+URT__HIDDEN void *urt__worker_main(void *arg);
+URT__HIDDEN void urt__note_long_poll(struct urt__worker *w, uint64_t task_id,
+				     uint64_t ns);
 
 #endif

@@ -87,6 +87,8 @@ static int op_poll(struct urt_future *f, struct urt_cx *cx)
 	case URT__OP_SUBMITTED:
 		return URT_PENDING;
 	case URT__OP_DONE:
+		if (!urt_cx_budget_spend(cx))
+			return URT_PENDING; /* stays DONE for the next poll */
 		URT_HB_ACQUIRE(op);
 		unlink_op(op);
 		__atomic_store_n(&op->state,
@@ -116,8 +118,10 @@ void urt__op_cancel(struct urt_op *op, struct urt__worker *w)
 	 * submit there: ask it by MSG_RING. The message carries the op's
 	 * address only as a cancel key; the owner never dereferences it.
 	 */
-	(void)urt__ring_msg(w->ring, urt__ring_fd(owner),
-			    (uintptr_t)op | URT__UD_CANCEL, 0);
+	if (urt__ring_msg(w->ring, urt__ring_fd(owner),
+			  (uintptr_t)op | URT__UD_CANCEL, 0) == 0)
+		atomic_fetch_add_explicit(&w->cancels_routed, 1,
+					  memory_order_relaxed);
 }
 
 static void op_cancel(struct urt_future *f, struct urt_cx *cx)

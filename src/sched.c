@@ -1,133 +1,55 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Workers, run queues, parking and the runtime object. Each worker owns one
- * ring, created on its own thread (SINGLE_ISSUER / DEFER_TASKRUN bind it),
- * which is both its reactor and its wake-up channel (MSG_RING CQEs).
+ * Workers: the loop, scheduling (LIFO slot, local queue, inject), work
+ * stealing, searching and parking. Each worker owns one ring, created on its
+ * own thread (SINGLE_ISSUER / DEFER_TASKRUN bind it to that thread), which
+ * is both its reactor and its wake-up channel (MSG_RING CQEs). The runtime
+ * object and the shutdown protocol are in rt.c; the queues in queue.c.
  *
- * Shutdown protocol (urt_rt_free):
- *  1. Under reg_lock, set rt->shutdown: every later spawn gets -ESHUTDOWN,
- *     every earlier one is in the registry.
- *  2. Abort every registered task (urt__task_abort_all). An aborted task's
- *     ops are cancelled on the rings that own them; its future is cancelled
- *     and drained or dropped.
- *  3. Wake every parked worker. The completion that takes tasks_unfinished
- *     to 0 wakes them all again.
- *  4. A worker exits once no task is unfinished, its queue is empty and its
- *     ring has no SQE in flight: every CQE it is owed has been reaped.
- *  5. Join the workers; free tasks that only un-joined handles still hold
- *     (reported as handles_leaked); free queues, locks, the runtime.
+ * Parking without lost wake-ups. A worker about to park: leaves the
+ * searching state (seq_cst RMW on num_searching), increments num_parked
+ * (seq_cst RMW), stores PARKED (seq_cst), then re-checks every run queue's
+ * tail, the inject queue and the shutdown condition (seq_cst loads) before
+ * it waits in io_uring_enter. A producer publishes work with a seq_cst
+ * store or RMW (queue tail, inject_len) and then loads num_searching and
+ * num_parked (seq_cst); if nobody searches and somebody parks, it CASes a
+ * PARKED worker to NOTIFIED and sends it a MSG_RING. All of these are in
+ * the single seq_cst order, so (Dekker) either the parking worker's
+ * re-check sees the work, or the producer sees it counted as parked (and
+ * a searcher, if one was counted, re-checks the same way when it parks).
+ * The message's CQE ends the wait even if it lands before the worker
+ * enters the kernel.
  *
- * Parking (no lost wake-up): a worker stores PARKED (seq_cst), then
- * re-checks the inject queue and the shutdown condition (seq_cst) before it
- * waits in io_uring_enter. A waker publishes work (seq_cst) and then CASes
- * PARKED -> RUNNING; only the winner sends the MSG_RING. Either the worker
- * sees the work, or the waker sees PARKED: both orders are covered, and the
- * message's CQE ends the wait even if it lands before the worker enters.
+ * Searching (tokio/Go). At most half the workers search at once. A worker
+ * woken by notify starts searching (the notifier counted it). A searcher
+ * that finds work stops searching; if it was the last one, it wakes another
+ * parked worker, so that work spreads while there is more of it.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
 
 #define EVENT_INTERVAL 61 /* ticks between reaps / inject checks (Go) */
+#define MAX_LIFO_POLLS 3  /* LIFO polls in a row before yielding (tokio) */
 
 static __thread struct urt__worker *tl_worker;
-static __thread char rt_error[256];
 
 struct urt__worker *urt__current_worker(void)
 {
 	return tl_worker;
 }
 
-const char *urt_rt_last_error(void)
+static void count(_Atomic uint64_t *c, uint64_t n)
 {
-	return rt_error;
-}
-
-void urt_config_init(struct urt_config *cfg)
-{
-	memset(cfg, 0, sizeof(*cfg));
-}
-
-/* ---------------------------------------------------------------------
- * Queues
- * ------------------------------------------------------------------- */
-
-static void inject_push_batch(struct urt_rt *rt, struct urt_task *head,
-			      struct urt_task *tail, size_t n)
-{
-	tail->u.next = NULL;
-	pthread_mutex_lock(&rt->inject_lock);
-	if (rt->inject_tail)
-		rt->inject_tail->u.next = head;
-	else
-		rt->inject_head = head;
-	rt->inject_tail = tail;
-	/* seq_cst: ordered before the parked-worker check (see top) */
-	atomic_fetch_add(&rt->inject_len, n);
-	pthread_mutex_unlock(&rt->inject_lock);
-}
-
-static struct urt_task *inject_pop(struct urt_rt *rt)
-{
-	struct urt_task *t;
-
-	if (!atomic_load(&rt->inject_len))
-		return NULL;
-	pthread_mutex_lock(&rt->inject_lock);
-	t = rt->inject_head;
-	if (t) {
-		rt->inject_head = t->u.next;
-		if (!rt->inject_head)
-			rt->inject_tail = NULL;
-		atomic_fetch_sub(&rt->inject_len, 1);
-	}
-	pthread_mutex_unlock(&rt->inject_lock);
-	return t;
-}
-
-static uint32_t lq_len(const struct urt__lq *q)
-{
-	return q->tail - q->head;
-}
-
-static void unpark_one(struct urt_rt *rt);
-
-/* Owner only. A full queue moves half of itself to inject. */
-static void lq_push(struct urt__worker *w, struct urt_task *t)
-{
-	struct urt__lq *q = &w->lq;
-
-	if (lq_len(q) == URT_LOCAL_QUEUE_SIZE) {
-		uint32_t n = URT_LOCAL_QUEUE_SIZE / 2;
-		struct urt_task *head = q->buf[q->head % URT_LOCAL_QUEUE_SIZE];
-		struct urt_task *prev = head;
-
-		for (uint32_t i = 1; i < n; i++) {
-			struct urt_task *x =
-				q->buf[(q->head + i) % URT_LOCAL_QUEUE_SIZE];
-			prev->u.next = x;
-			prev = x;
-		}
-		q->head += n;
-		inject_push_batch(w->rt, head, prev, n);
-		unpark_one(w->rt);
-	}
-	q->buf[q->tail % URT_LOCAL_QUEUE_SIZE] = t;
-	q->tail++;
-}
-
-static struct urt_task *lq_pop(struct urt__worker *w)
-{
-	struct urt__lq *q = &w->lq;
-
-	if (q->head == q->tail)
-		return NULL;
-	return q->buf[q->head++ % URT_LOCAL_QUEUE_SIZE];
+	/* relaxed: statistics only */
+	atomic_fetch_add_explicit(c, n, memory_order_relaxed);
 }
 
 /* ---------------------------------------------------------------------
@@ -139,59 +61,190 @@ static void send_wake(struct urt__worker *target)
 	struct urt__worker *self = tl_worker;
 	int ret;
 
-	if (self && self->rt == target->rt)
+	if (self && self->rt == target->rt && self->ring)
 		ret = urt__ring_msg(self->ring, target->ring_fd, URT__UD_WAKE,
 				    0);
 	else
 		ret = urt__msg_ring_sync(target->ring_fd, URT__UD_WAKE, 0);
 	if (ret == 0 && self)
-		atomic_fetch_add_explicit(&self->wakes_sent, 1,
+		count(&self->wakes_sent, 1);
+}
+
+/* Wakes one parked worker to search, unless somebody searches already. */
+static void notify_parked(struct urt_rt *rt)
+{
+	struct urt__worker *self = tl_worker;
+	unsigned start;
+
+	/* A lone worker pushing to its own queue has nobody to wake. */
+	if (rt->nworkers == 1 && self && self->rt == rt)
+		return;
+	/* seq_cst loads: see "Parking" at the top. */
+	if (atomic_load(&rt->num_searching) != 0 ||
+	    atomic_load(&rt->num_parked) == 0)
+		return;
+	/* Count the searcher we are about to wake before waking it. */
+	atomic_fetch_add(&rt->num_searching, 1);
+	start = atomic_fetch_add_explicit(&rt->next_unpark, 1,
 					  memory_order_relaxed);
-}
-
-static bool try_unpark(struct urt__worker *w)
-{
-	int expect = URT__W_PARKED;
-
-	/* seq_cst: see the parking protocol at the top */
-	if (!atomic_compare_exchange_strong(&w->park, &expect,
-					    URT__W_RUNNING))
-		return false;
-	atomic_fetch_add_explicit(&w->unparks, 1, memory_order_relaxed);
-	send_wake(w);
-	return true;
-}
-
-static void unpark_one(struct urt_rt *rt)
-{
-	unsigned start = atomic_fetch_add_explicit(&rt->next_unpark, 1,
-						   memory_order_relaxed);
-
 	for (unsigned i = 0; i < rt->nworkers; i++) {
 		struct urt__worker *w = &rt->workers[(start + i) % rt->nworkers];
-		if (w != tl_worker && try_unpark(w))
+		int expect = URT__W_PARKED;
+
+		if (w == self)
+			continue;
+		if (atomic_compare_exchange_strong(&w->park, &expect,
+						   URT__W_NOTIFIED)) {
+			count(&w->unparks, 1);
+			send_wake(w);
 			return;
+		}
 	}
+	atomic_fetch_sub(&rt->num_searching, 1);
 }
 
 void urt__unpark_all(struct urt_rt *rt)
 {
-	for (unsigned i = 0; i < rt->nworkers; i++)
-		if (&rt->workers[i] != tl_worker)
-			(void)try_unpark(&rt->workers[i]);
+	for (unsigned i = 0; i < rt->nworkers; i++) {
+		struct urt__worker *w = &rt->workers[i];
+		int expect = URT__W_PARKED;
+
+		if (w != tl_worker &&
+		    atomic_compare_exchange_strong(&w->park, &expect,
+						   URT__W_RUNNING)) {
+			count(&w->unparks, 1);
+			send_wake(w);
+		}
+	}
 }
 
 void urt__schedule(struct urt_rt *rt, struct urt_task *t, bool yielded)
 {
 	struct urt__worker *w = tl_worker;
 
-	(void)yielded;
 	if (w && w->rt == rt) {
-		lq_push(w, t);
+		/* Woken by the task running here (message passing): run it
+		 * next, for latency. The slot is not stealable. */
+		if (!yielded && w->cx.task && w->cx.task != t) {
+			struct urt_task *prev = w->lifo;
+			w->lifo = t;
+			if (!prev)
+				return;
+			t = prev;
+		}
+		(void)urt__lq_push(&w->lq, rt, t);
+		notify_parked(rt);
 		return;
 	}
-	inject_push_batch(rt, t, t, 1);
-	unpark_one(rt);
+	t->u.next = NULL;
+	urt__inject_push(rt, t, t, 1);
+	notify_parked(rt);
+}
+
+/* ---------------------------------------------------------------------
+ * Finding work
+ * ------------------------------------------------------------------- */
+
+static uint32_t rng_next(struct urt__worker *w)
+{
+	/* xorshift32: victim choice only */
+	uint32_t x = w->rng;
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	return w->rng = x;
+}
+
+static bool start_searching(struct urt__worker *w)
+{
+	struct urt_rt *rt = w->rt;
+
+	if (w->searching)
+		return true;
+	/* At most half the workers search (a racy check: overshooting by
+	 * one is harmless). */
+	if (2 * atomic_load(&rt->num_searching) >= rt->nworkers)
+		return false;
+	atomic_fetch_add(&rt->num_searching, 1);
+	w->searching = true;
+	return true;
+}
+
+/* Leaves the searching state; the last searcher to find work wakes one
+ * more worker, because there may be more where this came from. */
+static void stop_searching(struct urt__worker *w, bool found)
+{
+	if (!w->searching)
+		return;
+	w->searching = false;
+	if (atomic_fetch_sub(&w->rt->num_searching, 1) == 1 && found)
+		notify_parked(w->rt);
+}
+
+static struct urt_task *steal_work(struct urt__worker *w)
+{
+	struct urt_rt *rt = w->rt;
+	unsigned n = rt->nworkers;
+	size_t len = atomic_load(&rt->inject_len);
+	struct urt_task *t;
+
+	if (len) {
+		uint32_t max = (uint32_t)(len / n + 1);
+		if (max > URT_LOCAL_QUEUE_SIZE / 2)
+			max = URT_LOCAL_QUEUE_SIZE / 2;
+		t = urt__inject_pop(rt, &w->lq, max);
+		if (t) {
+			count(&w->inject_pops, 1);
+			return t;
+		}
+	}
+	unsigned start = rng_next(w) % n;
+	for (unsigned i = 0; i < n; i++) {
+		struct urt__worker *v = &rt->workers[(start + i) % n];
+		uint32_t got;
+
+		if (v == w)
+			continue;
+		t = urt__lq_steal_into(&v->lq, &w->lq, &got);
+		if (!t)
+			continue;
+		count(&w->steals_in, got);
+		count(&w->steal_ops, 1);
+		count(&v->stolen_out, got);
+		if (rt->steal_matrix)
+			count(&rt->steal_matrix[w->id * n + v->id], got);
+		return t;
+	}
+	return NULL;
+}
+
+static struct urt_task *next_task(struct urt__worker *w, unsigned *lifo_run)
+{
+	struct urt_task *t;
+
+	if (w->lifo) {
+		t = w->lifo;
+		w->lifo = NULL;
+		if (*lifo_run < MAX_LIFO_POLLS) {
+			++*lifo_run;
+			count(&w->lifo_polls, 1);
+			return t;
+		}
+		/* Ping-pong pairs must not starve the queue. */
+		(void)urt__lq_push(&w->lq, w->rt, t);
+	}
+	*lifo_run = 0;
+	/* Fairness: the global queue gets a turn every EVENT_INTERVAL. */
+	if (w->tick % EVENT_INTERVAL == 0 &&
+	    (t = urt__inject_pop(w->rt, NULL, 1))) {
+		count(&w->inject_pops, 1);
+		return t;
+	}
+	if ((t = urt__lq_pop(&w->lq)))
+		return t;
+	if ((t = urt__inject_pop(w->rt, &w->lq, URT_LOCAL_QUEUE_SIZE / 2)))
+		count(&w->inject_pops, 1);
+	return t;
 }
 
 /* ---------------------------------------------------------------------
@@ -205,8 +258,7 @@ static void on_cqe(void *ctx, uint64_t ud, int res, uint32_t flags)
 
 	switch (ud & URT__UD_TAG_MASK) {
 	case URT__UD_OP:
-		atomic_fetch_add_explicit(&w->ops_completed, 1,
-					  memory_order_relaxed);
+		count(&w->ops_completed, 1);
 		urt__op_complete(p, res, flags);
 		break;
 	case URT__UD_CANCEL:
@@ -214,7 +266,9 @@ static void on_cqe(void *ctx, uint64_t ud, int res, uint32_t flags)
 		 * a key, never dereferenced. */
 		(void)urt__ring_prep_cancel(w->ring, (uintptr_t)p);
 		break;
-	case URT__UD_WAKE: /* its only job was to end the wait */
+	case URT__UD_WAKE:
+		count(&w->wakes_received, 1);
+		break;
 	case URT__UD_IGNORE:
 	default:
 		break;
@@ -227,26 +281,26 @@ static bool shutdown_done(struct urt__worker *w)
 
 	/* seq_cst: pairs with complete()'s decrement + shutdown check */
 	return atomic_load(&rt->shutdown) &&
-	       atomic_load(&rt->tasks_unfinished) == 0 &&
-	       lq_len(&w->lq) == 0 && urt__ring_inflight(w->ring) == 0;
+	       atomic_load(&rt->tasks_unfinished) == 0 && !w->lifo &&
+	       urt__lq_len(&w->lq) == 0 && urt__ring_inflight(w->ring) == 0;
 }
 
-static struct urt_task *next_task(struct urt__worker *w)
+static bool work_visible(struct urt__worker *w)
 {
-	struct urt_task *t;
+	struct urt_rt *rt = w->rt;
 
-	/* Fairness: the global queue gets a turn every EVENT_INTERVAL. */
-	if (w->tick % EVENT_INTERVAL == 0 && (t = inject_pop(w->rt))) {
-		atomic_fetch_add_explicit(&w->inject_pops, 1,
-					  memory_order_relaxed);
-		return t;
+	if (atomic_load(&rt->inject_len))
+		return true;
+	if (atomic_load(&rt->shutdown) &&
+	    atomic_load(&rt->tasks_unfinished) == 0)
+		return true;
+	for (unsigned i = 0; i < rt->nworkers; i++) {
+		struct urt__lq *q = &rt->workers[i].lq;
+		/* seq_cst: the re-check half of the parking argument */
+		if (atomic_load(&q->tail) - (uint32_t)atomic_load(&q->head))
+			return true;
 	}
-	if ((t = lq_pop(w)))
-		return t;
-	if ((t = inject_pop(w->rt)))
-		atomic_fetch_add_explicit(&w->inject_pops, 1,
-					  memory_order_relaxed);
-	return t;
+	return false;
 }
 
 static void publish_ring_stats(struct urt__worker *w)
@@ -264,44 +318,92 @@ static void publish_ring_stats(struct urt__worker *w)
 static void park(struct urt__worker *w)
 {
 	struct urt_rt *rt = w->rt;
+	int prev;
 
 	publish_ring_stats(w);
+	stop_searching(w, false);
+	atomic_fetch_add(&rt->num_parked, 1);
 	atomic_store(&w->park, URT__W_PARKED); /* seq_cst */
-	if (atomic_load(&rt->inject_len) ||
-	    (atomic_load(&rt->shutdown) &&
-	     atomic_load(&rt->tasks_unfinished) == 0)) {
-		/* Work (or the end) arrived: don't sleep. A waker that won
-		 * the CAS already sent a message; its CQE is harmless. */
-		atomic_store(&w->park, URT__W_RUNNING);
-		return;
+	if (!work_visible(w)) {
+		count(&w->parks, 1);
+		(void)urt__ring_reap(w->ring, true);
 	}
-	atomic_fetch_add_explicit(&w->parks, 1, memory_order_relaxed);
-	(void)urt__ring_reap(w->ring, true);
-	atomic_store(&w->park, URT__W_RUNNING);
+	prev = atomic_exchange(&w->park, URT__W_RUNNING);
+	atomic_fetch_sub(&rt->num_parked, 1);
+	/* A notifier counted us as a searcher before it woke us. */
+	if (prev == URT__W_NOTIFIED)
+		w->searching = true;
+}
+
+static uint64_t coarse_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * Long-poll detection with one coarse clock read per poll: the time from
+ * one poll's start to the next one's (or to going idle) bounds the poll's
+ * duration plus a little loop overhead, which is noise at a 10 ms limit.
+ */
+static void poll_clock(struct urt__worker *w, uint64_t next_id)
+{
+	uint64_t now;
+
+	if (!w->rt->long_poll_ns)
+		return;
+	now = coarse_ns();
+	if (w->poll_task && now - w->poll_start >= w->rt->long_poll_ns)
+		urt__note_long_poll(w, w->poll_task, now - w->poll_start);
+	w->poll_start = now;
+	w->poll_task = next_id;
+}
+
+static void run(struct urt__worker *w, struct urt_task *t)
+{
+	poll_clock(w, t->id);
+	urt__task_run(w, t);
 }
 
 static void worker_loop(struct urt__worker *w)
 {
+	unsigned lifo_run = 0;
+
 	for (;;) {
-		struct urt_task *t = next_task(w);
+		struct urt_task *t = next_task(w, &lifo_run);
 
 		if (t) {
-			urt__task_run(w, t);
+			/* Woken to search and found work: let go of the
+			 * searcher slot (and pass the baton if last). */
+			if (w->searching)
+				stop_searching(w, true);
+			run(w, t);
 			if (++w->tick % EVENT_INTERVAL == 0)
 				(void)urt__ring_reap(w->ring, false);
 			continue;
 		}
 		w->tick++;
+		if (w->poll_task)
+			poll_clock(w, 0);
 		/* Out of tasks: submit what polls prepared, reap. */
-		if (urt__ring_reap(w->ring, false) > 0 || lq_len(&w->lq))
+		if (urt__ring_reap(w->ring, false) > 0 || w->lifo ||
+		    urt__lq_len(&w->lq))
 			continue;
+		if (start_searching(w) && (t = steal_work(w))) {
+			stop_searching(w, true);
+			run(w, t);
+			++w->tick;
+			continue;
+		}
 		if (shutdown_done(w))
 			break;
 		park(w);
 	}
 }
 
-static void *worker_main(void *arg)
+void *urt__worker_main(void *arg)
 {
 	struct urt__worker *w = arg;
 	struct urt_rt *rt = w->rt;
@@ -309,6 +411,15 @@ static void *worker_main(void *arg)
 
 	tl_worker = w;
 	w->cx.w = w;
+	w->rng = 0x9e3779b9u * (w->id + 1);
+	if (rt->cfg.flags & URT_CFG_PIN_WORKERS) {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		cpu_set_t set;
+		CPU_ZERO(&set);
+		CPU_SET(w->id % (unsigned)(cpus > 0 ? cpus : 1), &set);
+		(void)pthread_setaffinity_np(pthread_self(), sizeof(set),
+					     &set);
+	}
 	w->ring = urt__ring_new(&rt->cfg, on_cqe, w, &err);
 	pthread_mutex_lock(&rt->start_lock);
 	if (!w->ring) {
@@ -338,240 +449,4 @@ static void *worker_main(void *arg)
 	w->ring = NULL;
 	tl_worker = NULL;
 	return NULL;
-}
-
-/* ---------------------------------------------------------------------
- * Runtime object
- * ------------------------------------------------------------------- */
-
-static void rt_destroy(struct urt_rt *rt)
-{
-	for (unsigned i = 0; rt->workers && i < rt->nworkers; i++)
-		free(rt->workers[i].lq.buf);
-	free(rt->workers);
-	free(rt->reg);
-	pthread_mutex_destroy(&rt->inject_lock);
-	pthread_mutex_destroy(&rt->reg_lock);
-	pthread_mutex_destroy(&rt->start_lock);
-	pthread_cond_destroy(&rt->start_cv);
-	free(rt);
-}
-
-int urt_rt_new(const struct urt_config *cfg, struct urt_rt **out)
-{
-	struct urt_config def;
-	struct urt_rt *rt;
-	unsigned n, started = 0;
-	int err = 0;
-
-	rt_error[0] = 0;
-	if (!out) {
-		snprintf(rt_error, sizeof(rt_error), "out is NULL");
-		return -EINVAL;
-	}
-	*out = NULL;
-	if (!cfg) {
-		urt_config_init(&def);
-		cfg = &def;
-	}
-	if (cfg->workers > 1024 || cfg->ring_entries > 32768 ||
-	    (cfg->cq_entries && cfg->cq_entries < cfg->ring_entries)) {
-		snprintf(rt_error, sizeof(rt_error),
-			 "bad config: workers <= 1024, ring_entries <= 32768, "
-			 "cq_entries >= ring_entries");
-		return -EINVAL;
-	}
-	n = cfg->workers;
-	if (!n) {
-		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-		n = cpus > 0 ? (unsigned)cpus : 1;
-	}
-	rt = calloc(1, sizeof(*rt));
-	if (!rt)
-		return -ENOMEM;
-	rt->cfg = *cfg;
-	rt->nworkers = n;
-	atomic_init(&rt->next_id, 1);
-	pthread_mutex_init(&rt->inject_lock, NULL);
-	pthread_mutex_init(&rt->reg_lock, NULL);
-	pthread_mutex_init(&rt->start_lock, NULL);
-	pthread_cond_init(&rt->start_cv, NULL);
-	rt->workers = calloc(n, sizeof(*rt->workers));
-	if (!rt->workers) {
-		rt_destroy(rt);
-		return -ENOMEM;
-	}
-	for (unsigned i = 0; i < n; i++) {
-		struct urt__worker *w = &rt->workers[i];
-		w->rt = rt;
-		w->id = i;
-		w->lq.buf = calloc(URT_LOCAL_QUEUE_SIZE, sizeof(*w->lq.buf));
-		if (!w->lq.buf) {
-			rt_destroy(rt);
-			return -ENOMEM;
-		}
-	}
-	for (; started < n; started++) {
-		err = -pthread_create(&rt->workers[started].thread, NULL,
-				      worker_main, &rt->workers[started]);
-		if (err)
-			break;
-	}
-	pthread_mutex_lock(&rt->start_lock);
-	if (err) {
-		/* Let the threads that did start see an error and leave. */
-		rt->start_err = err;
-		snprintf(rt->start_msg, sizeof(rt->start_msg),
-			 "pthread_create failed: %s", strerror(-err));
-		rt->nworkers = started;
-		pthread_cond_broadcast(&rt->start_cv);
-	}
-	while (rt->started < started)
-		pthread_cond_wait(&rt->start_cv, &rt->start_lock);
-	err = rt->start_err;
-	pthread_mutex_unlock(&rt->start_lock);
-	if (err) {
-		for (unsigned i = 0; i < started; i++)
-			pthread_join(rt->workers[i].thread, NULL);
-		snprintf(rt_error, sizeof(rt_error), "%s", rt->start_msg);
-		rt->nworkers = n;
-		rt_destroy(rt);
-		return err;
-	}
-	*out = rt;
-	return 0;
-}
-
-unsigned urt_rt_workers(const struct urt_rt *rt)
-{
-	return rt ? rt->nworkers : 0;
-}
-
-void urt_rt_stats(struct urt_rt *rt, struct urt_stats *st)
-{
-	memset(st, 0, sizeof(*st));
-	if (!rt)
-		return;
-	st->tasks_spawned = atomic_load_explicit(&rt->tasks_spawned,
-						 memory_order_relaxed);
-	st->tasks_completed = atomic_load_explicit(&rt->tasks_completed,
-						   memory_order_relaxed);
-	st->tasks_live = atomic_load_explicit(&rt->tasks_live,
-					      memory_order_acquire);
-	st->workers = rt->nworkers;
-	st->ring_flags = rt->ring_flags;
-	for (unsigned i = 0; i < rt->nworkers; i++) {
-		struct urt__worker *w = &rt->workers[i];
-		st->polls += atomic_load_explicit(&w->polls,
-						  memory_order_relaxed);
-		st->ops_submitted += atomic_load_explicit(
-			&w->ops_submitted, memory_order_relaxed);
-		st->ops_completed += atomic_load_explicit(
-			&w->ops_completed, memory_order_relaxed);
-		st->sqes_inflight += atomic_load_explicit(
-			&w->ring_inflight, memory_order_relaxed);
-		st->sq_full_retries += atomic_load_explicit(
-			&w->sq_full_retries, memory_order_relaxed);
-		st->cq_overflows += atomic_load_explicit(
-			&w->cq_overflows, memory_order_relaxed);
-	}
-}
-
-int urt_rt_free(struct urt_rt *rt, struct urt_stats *final)
-{
-	uint64_t leaked;
-
-	if (final)
-		memset(final, 0, sizeof(*final));
-	if (!rt)
-		return -EINVAL;
-	if (tl_worker)
-		return -EDEADLK;
-	/* 1. */
-	pthread_mutex_lock(&rt->reg_lock);
-	atomic_store(&rt->shutdown, 1); /* seq_cst: see shutdown_done */
-	pthread_mutex_unlock(&rt->reg_lock);
-	/* 2. */
-	urt__task_abort_all(rt);
-	/* 3. */
-	urt__unpark_all(rt);
-	/* 4. (workers) and 5. */
-	for (unsigned i = 0; i < rt->nworkers; i++)
-		pthread_join(rt->workers[i].thread, NULL);
-	leaked = urt__task_free_leaked(rt);
-	if (final) {
-		urt_rt_stats(rt, final);
-		final->handles_leaked = leaked;
-	}
-	rt_destroy(rt);
-	return leaked ? -EBUSY : 0;
-}
-
-/* ---------------------------------------------------------------------
- * block_on: the future runs as a task; the caller waits for its drop,
- * which comes after completion and after every op it submitted is done.
- * ------------------------------------------------------------------- */
-
-struct block_on {
-	struct urt_future base;
-	struct urt_future *inner;
-	int result;
-	struct urt__thread_waiter tw;
-};
-
-static int bo_poll(struct urt_future *f, struct urt_cx *cx)
-{
-	struct block_on *b = (struct block_on *)f;
-	int r = urt_future_poll(b->inner, cx);
-
-	if (r != URT_PENDING)
-		b->result = r;
-	return r;
-}
-
-static void bo_cancel(struct urt_future *f, struct urt_cx *cx)
-{
-	urt_future_cancel(((struct block_on *)f)->inner, cx);
-}
-
-static void bo_drop(struct urt_future *f)
-{
-	struct block_on *b = (struct block_on *)f;
-
-	if (b->inner->vt->drop)
-		b->inner->vt->drop(b->inner);
-	pthread_mutex_lock(&b->tw.mu);
-	b->tw.done = true;
-	pthread_cond_signal(&b->tw.cv);
-	pthread_mutex_unlock(&b->tw.mu); /* b may be gone after this */
-}
-
-static const struct urt_future_vt bo_vt = {
-	.poll = bo_poll,
-	.cancel = bo_cancel,
-	.drop = bo_drop,
-};
-
-int urt_block_on(struct urt_rt *rt, struct urt_future *fut)
-{
-	struct block_on b = { .base.vt = &bo_vt, .inner = fut,
-			      .result = -ECANCELED };
-	int err;
-
-	if (!rt || !fut || !fut->vt || !fut->vt->poll)
-		return -EINVAL;
-	if (tl_worker)
-		return -EDEADLK;
-	pthread_mutex_init(&b.tw.mu, NULL);
-	pthread_cond_init(&b.tw.cv, NULL);
-	err = urt_task_spawn(rt, &b.base, NULL);
-	if (!err) {
-		pthread_mutex_lock(&b.tw.mu);
-		while (!b.tw.done)
-			pthread_cond_wait(&b.tw.cv, &b.tw.mu);
-		pthread_mutex_unlock(&b.tw.mu);
-	}
-	pthread_cond_destroy(&b.tw.cv);
-	pthread_mutex_destroy(&b.tw.mu);
-	return err ? err : b.result;
 }

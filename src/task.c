@@ -28,13 +28,20 @@ void urt__task_ref(struct urt_task *t)
 	atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
 }
 
+static struct urt__reg_shard *shard_of(struct urt_rt *rt, uint64_t id)
+{
+	return &rt->shards[id & (rt->nshards - 1)];
+}
+
 static void reg_remove(struct urt_rt *rt, struct urt_task *t)
 {
-	pthread_mutex_lock(&rt->reg_lock);
-	struct urt_task *last = rt->reg[--rt->reg_len];
-	rt->reg[t->reg_idx] = last;
+	struct urt__reg_shard *sh = shard_of(rt, t->id);
+
+	pthread_mutex_lock(&sh->lock);
+	struct urt_task *last = sh->v[--sh->len];
+	sh->v[t->reg_idx] = last;
 	last->reg_idx = t->reg_idx;
-	pthread_mutex_unlock(&rt->reg_lock);
+	pthread_mutex_unlock(&sh->lock);
 }
 
 static void task_free(struct urt_task *t)
@@ -81,28 +88,32 @@ void urt_frame_free(void *frame)
 
 static int reg_add(struct urt_rt *rt, struct urt_task *t)
 {
+	struct urt__reg_shard *sh = shard_of(rt, t->id);
 	int err = 0;
 
-	pthread_mutex_lock(&rt->reg_lock);
-	/* Checked under reg_lock: shutdown sets the flag under it before it
-	 * walks the registry, so every task is either refused or aborted. */
+	pthread_mutex_lock(&sh->lock);
+	/*
+	 * Checked under the shard lock: shutdown sets the flag, then locks
+	 * every shard to walk it, so each task is either refused here or
+	 * found (and aborted) by that walk.
+	 */
 	if (atomic_load_explicit(&rt->shutdown, memory_order_relaxed)) {
 		err = -ESHUTDOWN;
-	} else if (rt->reg_len == rt->reg_cap) {
-		size_t cap = rt->reg_cap ? rt->reg_cap * 2 : 64;
-		struct urt_task **n = realloc(rt->reg, cap * sizeof(*n));
+	} else if (sh->len == sh->cap) {
+		size_t cap = sh->cap ? sh->cap * 2 : 64;
+		struct urt_task **n = realloc(sh->v, cap * sizeof(*n));
 		if (!n)
 			err = -ENOMEM;
 		else {
-			rt->reg = n;
-			rt->reg_cap = cap;
+			sh->v = n;
+			sh->cap = cap;
 		}
 	}
 	if (!err) {
-		t->reg_idx = (uint32_t)rt->reg_len;
-		rt->reg[rt->reg_len++] = t;
+		t->reg_idx = (uint32_t)sh->len;
+		sh->v[sh->len++] = t;
 	}
-	pthread_mutex_unlock(&rt->reg_lock);
+	pthread_mutex_unlock(&sh->lock);
 	return err;
 }
 
@@ -267,6 +278,7 @@ void urt__task_run(struct urt__worker *w, struct urt_task *t)
 		memory_order_acquire, memory_order_relaxed))
 		;
 	w->cx.task = t;
+	w->cx.budget = URT__BUDGET;
 	if ((s & URT__T_ABORT) && !(t->flags & URT__TF_ABORTING)) {
 		t->flags |= URT__TF_ABORTING;
 		cancel_ops(w, t);
@@ -308,6 +320,23 @@ void urt_cx_yield(struct urt_cx *cx)
 uint64_t urt_cx_task_id(const struct urt_cx *cx)
 {
 	return cx && cx->task ? cx->task->id : 0;
+}
+
+unsigned urt_cx_worker_id(const struct urt_cx *cx)
+{
+	return cx && cx->w ? cx->w->id : 0;
+}
+
+int urt_cx_budget_spend(struct urt_cx *cx)
+{
+	if (!cx)
+		return 1;
+	if (cx->budget) {
+		cx->budget--;
+		return 1;
+	}
+	urt_cx_yield(cx);
+	return 0;
 }
 
 static void abort_task(struct urt_task *t)
@@ -412,7 +441,7 @@ static int handle_poll(struct urt_future *f, struct urt_cx *cx)
 	/* acquire: pairs with complete()'s release of u.result */
 	s = atomic_load_explicit(&t->state, memory_order_acquire);
 	if (s & URT__T_COMPLETE)
-		return take_result(h);
+		return urt_cx_budget_spend(cx) ? take_result(h) : URT_PENDING;
 	if ((s & URT__T_JOIN_WAKER) &&
 	    atomic_load_explicit(&t->join_waker, memory_order_relaxed) ==
 		    (uintptr_t)cx->task)
@@ -476,30 +505,34 @@ int urt_task_join_blocking(struct urt_task_handle *h)
 
 void urt__task_abort_all(struct urt_rt *rt)
 {
-	struct urt_task **v = NULL;
-	size_t n = 0;
+	for (unsigned k = 0; k < rt->nshards; k++) {
+		struct urt__reg_shard *sh = &rt->shards[k];
+		struct urt_task **v = NULL;
+		size_t n = 0;
 
-	pthread_mutex_lock(&rt->reg_lock);
-	if (rt->reg_len)
-		v = malloc(rt->reg_len * sizeof(*v));
-	for (size_t i = 0; v && i < rt->reg_len; i++) {
-		struct urt_task *t = rt->reg[i];
-		uint32_t r = atomic_load_explicit(&t->refs,
-						  memory_order_relaxed);
-		/* Skip tasks already on their way to task_free (refs 0). */
-		while (r && !atomic_compare_exchange_weak_explicit(
-				    &t->refs, &r, r + 1, memory_order_relaxed,
-				    memory_order_relaxed))
-			;
-		if (r)
-			v[n++] = t;
+		pthread_mutex_lock(&sh->lock);
+		if (sh->len)
+			v = malloc(sh->len * sizeof(*v));
+		for (size_t i = 0; v && i < sh->len; i++) {
+			struct urt_task *t = sh->v[i];
+			uint32_t r = atomic_load_explicit(
+				&t->refs, memory_order_relaxed);
+			/* Skip tasks on their way to task_free (refs 0). */
+			while (r && !atomic_compare_exchange_weak_explicit(
+					    &t->refs, &r, r + 1,
+					    memory_order_relaxed,
+					    memory_order_relaxed))
+				;
+			if (r)
+				v[n++] = t;
+		}
+		pthread_mutex_unlock(&sh->lock);
+		for (size_t i = 0; i < n; i++) {
+			abort_task(v[i]);
+			urt__task_unref(v[i]);
+		}
+		free(v);
 	}
-	pthread_mutex_unlock(&rt->reg_lock);
-	for (size_t i = 0; i < n; i++) {
-		abort_task(v[i]);
-		urt__task_unref(v[i]);
-	}
-	free(v);
 }
 
 uint64_t urt__task_free_leaked(struct urt_rt *rt)
@@ -508,11 +541,15 @@ uint64_t urt__task_free_leaked(struct urt_rt *rt)
 
 	/* Workers are joined: single-threaded from here. Every task left
 	 * is complete and held only by a handle or a stored waker. */
-	while (rt->reg_len) {
-		struct urt_task *t = rt->reg[rt->reg_len - 1];
-		atomic_store_explicit(&t->refs, 0, memory_order_relaxed);
-		task_free(t);
-		n++;
+	for (unsigned k = 0; k < rt->nshards; k++) {
+		struct urt__reg_shard *sh = &rt->shards[k];
+		while (sh->len) {
+			struct urt_task *t = sh->v[sh->len - 1];
+			atomic_store_explicit(&t->refs, 0,
+					      memory_order_relaxed);
+			task_free(t);
+			n++;
+		}
 	}
 	return n;
 }

@@ -63,6 +63,19 @@ void urt_cx_yield(struct urt_cx *cx);
 /* Id (64-bit, never reused) of the task being polled. */
 uint64_t urt_cx_task_id(const struct urt_cx *cx);
 
+/* Index of the worker polling (0 .. workers-1). */
+unsigned urt_cx_worker_id(const struct urt_cx *cx);
+
+/*
+ * Cooperative budget: a future about to return a ready result calls this
+ * first. It returns 1 while the current poll of the task has budget left
+ * (128 ready results per poll), else 0 after arranging a yield: the future
+ * must then return URT_PENDING (keeping its result for the next poll). This
+ * is what stops a task whose awaits are always ready from starving the
+ * other tasks of its worker. Ops and join handles already do it.
+ */
+int urt_cx_budget_spend(struct urt_cx *cx);
+
 /* ---------------------------------------------------------------------
  * Stackless coroutines ("async functions").
  *

@@ -18,6 +18,7 @@ enum {
 	URT_CFG_NO_SINGLE_ISSUER = 1u << 1,
 	URT_CFG_NO_COOP_TASKRUN = 1u << 2,
 	URT_CFG_SQPOLL = 1u << 3, /* kernel thread polls the SQ */
+	URT_CFG_PIN_WORKERS = 1u << 4, /* worker i on CPU i % online CPUs */
 };
 
 struct urt_config {
@@ -25,6 +26,12 @@ struct urt_config {
 	unsigned ring_entries; /* SQ entries per worker ring; 0: 256 */
 	unsigned cq_entries;   /* CQ entries; 0: 4 * ring_entries */
 	unsigned flags;	       /* URT_CFG_* */
+	/*
+	 * A poll that runs this long blocks its worker's ring (nobody else
+	 * can reap it): counted and reported (urt_stats.long_polls, longest).
+	 * urt_config_init sets 10 ms; 0 turns the measurement off.
+	 */
+	uint64_t long_poll_ns;
 };
 
 /* Fills cfg with the defaults. */
@@ -64,6 +71,9 @@ struct urt_stats {
 	uint64_t sq_full_retries; /* SQ was full: submitted and retried */
 	uint64_t cq_overflows;	  /* times the CQ overflow flag was seen */
 	uint64_t handles_leaked;  /* set by urt_rt_free only */
+	uint64_t steals;	  /* tasks taken from siblings' queues */
+	uint64_t long_polls;	  /* polls >= long_poll_ns */
+	uint64_t longest_poll_ns, longest_poll_task;
 	unsigned workers;
 	unsigned ring_flags; /* IORING_SETUP_* the rings got */
 };
@@ -79,6 +89,28 @@ void urt_rt_stats(struct urt_rt *rt, struct urt_stats *st);
  * be used again), -EDEADLK from a worker thread (nothing is done).
  */
 int urt_rt_free(struct urt_rt *rt, struct urt_stats *final);
+
+/* Per-worker counters; any thread, values are relaxed snapshots. */
+struct urt_worker_stats {
+	uint64_t polls, lifo_polls;
+	uint64_t steals_in;  /* tasks this worker stole */
+	uint64_t steal_ops;  /* successful steal operations */
+	uint64_t stolen_out; /* tasks siblings stole from this worker */
+	uint64_t parks, unparks;
+	uint64_t wakes_sent, wakes_received; /* MSG_RING wake-ups */
+	uint64_t inject_pops;
+	uint64_t ops_submitted, ops_completed;
+	uint64_t cancels_routed; /* cancels sent to another worker's ring */
+	uint64_t long_polls;
+	uint64_t queue_depth; /* local run queue length now */
+};
+
+/* 0, or -EINVAL for a bad worker index. */
+int urt_rt_worker_stats(struct urt_rt *rt, unsigned worker,
+			struct urt_worker_stats *ws);
+/* Tasks worker thief stole from worker victim (runtimes of <= 64 workers;
+ * 0 otherwise). */
+uint64_t urt_rt_steals(struct urt_rt *rt, unsigned thief, unsigned victim);
 
 /* Number of workers rt runs. */
 unsigned urt_rt_workers(const struct urt_rt *rt);

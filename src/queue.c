@@ -1,0 +1,269 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Run queues: the per-worker bounded SPMC ring (owner pushes and pops at
+ * either end of the live range; stealers take half with one CAS) and the
+ * global inject queue. Who runs what, and when, is sched.c's business.
+ *
+ * Local queue (the tokio/Go layout). head packs two 32-bit indices:
+ *   real  (low)  next slot the owner pops / stealers claim from;
+ *   steal (high) first slot a stealer is still copying out of.
+ * steal == real when no steal is in progress. tail is written by the owner
+ * only. Slots in [steal, tail) are live and must not be overwritten, so the
+ * owner's capacity check uses steal, not real. Indices wrap (u32).
+ *
+ * Memory ordering:
+ *  - push: slot store, then tail store (seq_cst, for parking; release would
+ *    do for stealers); a stealer load-acquires tail before reading slots.
+ *  - steal: claim CAS on head (acq_rel) moves real forward; the copy-out
+ *    reads slots; the release CAS moves steal up to real, publishing "slots
+ *    free" to the owner, whose push load-acquires head before reusing one.
+ *  - pop: CAS on head (acq_rel), racing with claims.
+ */
+#include <stdlib.h>
+
+#include "internal.h"
+
+#define CAP URT_LOCAL_QUEUE_SIZE
+#define MASK (CAP - 1)
+_Static_assert((CAP & MASK) == 0, "queue size must be a power of two");
+
+static uint64_t pack(uint32_t steal, uint32_t real)
+{
+	return (uint64_t)steal << 32 | real;
+}
+
+static uint32_t steal_of(uint64_t h)
+{
+	return (uint32_t)(h >> 32);
+}
+
+static uint32_t real_of(uint64_t h)
+{
+	return (uint32_t)h;
+}
+
+int urt__lq_init(struct urt__lq *q)
+{
+	q->buf = calloc(CAP, sizeof(*q->buf));
+	atomic_init(&q->head, 0);
+	atomic_init(&q->tail, 0);
+	return q->buf ? 0 : -ENOMEM;
+}
+
+void urt__lq_deinit(struct urt__lq *q)
+{
+	free(q->buf);
+	q->buf = NULL;
+}
+
+uint32_t urt__lq_len(struct urt__lq *q)
+{
+	uint64_t h = atomic_load_explicit(&q->head, memory_order_acquire);
+	uint32_t t = atomic_load_explicit(&q->tail, memory_order_acquire);
+
+	return t - real_of(h);
+}
+
+/*
+ * Moves half of a full queue plus t into the inject queue. Fails (returns
+ * false) if a stealer got in first: then there is room again.
+ */
+static bool push_overflow(struct urt__lq *q, struct urt_rt *rt,
+			  uint64_t head, uint32_t tail, struct urt_task *t)
+{
+	const uint32_t n = CAP / 2;
+	uint32_t real = real_of(head);
+	struct urt_task *first, *prev;
+
+	/* Claim n tasks as if stealing them; fails if a stealer is active
+	 * or the owner's view is stale. */
+	if (tail - real != CAP)
+		return false;
+	if (!atomic_compare_exchange_strong_explicit(
+		    &q->head, &head, pack(real + n, real + n),
+		    memory_order_acq_rel, memory_order_relaxed))
+		return false;
+	first = q->buf[real & MASK];
+	prev = first;
+	for (uint32_t i = 1; i < n; i++) {
+		struct urt_task *x = q->buf[(real + i) & MASK];
+		prev->u.next = x;
+		prev = x;
+	}
+	prev->u.next = t;
+	urt__inject_push(rt, first, t, n + 1);
+	return true;
+}
+
+bool urt__lq_push(struct urt__lq *q, struct urt_rt *rt, struct urt_task *t)
+{
+	for (;;) {
+		/* acquire: slots freed by a stealer's release CAS */
+		uint64_t head = atomic_load_explicit(&q->head,
+						     memory_order_acquire);
+		/* relaxed: only this thread writes tail */
+		uint32_t tail = atomic_load_explicit(&q->tail,
+						     memory_order_relaxed);
+
+		if (tail - steal_of(head) < CAP) {
+			q->buf[tail & MASK] = t;
+			/* seq_cst (not just release: the slot before the
+			 * index): the producer half of the parking argument
+			 * in sched.c, ordered before the idle counters'
+			 * loads. Costs a full barrier on this core's own
+			 * cache line instead of an RMW on a shared one. A
+			 * lone worker has nobody to wake: release is enough. */
+			if (rt->nworkers > 1)
+				atomic_store(&q->tail, tail + 1);
+			else
+				atomic_store_explicit(&q->tail, tail + 1,
+						      memory_order_release);
+			return false;
+		}
+		if (steal_of(head) != real_of(head)) {
+			/* A stealer is copying out; it will free half the
+			 * queue. Meanwhile send this one task to inject. */
+			t->u.next = NULL;
+			urt__inject_push(rt, t, t, 1);
+			return true;
+		}
+		if (push_overflow(q, rt, head, tail, t))
+			return true;
+	}
+}
+
+struct urt_task *urt__lq_pop(struct urt__lq *q)
+{
+	uint64_t head = atomic_load_explicit(&q->head, memory_order_acquire);
+
+	for (;;) {
+		uint32_t steal = steal_of(head), real = real_of(head);
+		uint32_t tail = atomic_load_explicit(&q->tail,
+						     memory_order_relaxed);
+		uint64_t next;
+
+		if (real == tail)
+			return NULL;
+		/* No steal in progress: move both; else only ours. */
+		next = steal == real ? pack(real + 1, real + 1)
+				     : pack(steal, real + 1);
+		if (atomic_compare_exchange_weak_explicit(
+			    &q->head, &head, next, memory_order_acq_rel,
+			    memory_order_acquire))
+			return q->buf[real & MASK];
+	}
+}
+
+struct urt_task *urt__lq_steal_into(struct urt__lq *src, struct urt__lq *dst,
+				    uint32_t *count)
+{
+	uint64_t head = atomic_load_explicit(&src->head, memory_order_acquire);
+	uint32_t dst_tail = atomic_load_explicit(&dst->tail,
+						 memory_order_relaxed);
+	uint32_t dst_steal = steal_of(atomic_load_explicit(
+		&dst->head, memory_order_acquire));
+	uint32_t n, real;
+	struct urt_task *ret;
+
+	*count = 0;
+	/* Don't steal into a queue more than half full (tokio's rule). */
+	if (dst_tail - dst_steal > CAP / 2)
+		return NULL;
+	/* 1. Claim half of src: move real, keep steal where it is. */
+	for (;;) {
+		uint32_t steal = steal_of(head);
+		uint32_t tail;
+
+		real = real_of(head);
+		if (steal != real)
+			return NULL; /* another stealer is active */
+		/* acquire: slots written before this tail are visible */
+		tail = atomic_load_explicit(&src->tail, memory_order_acquire);
+		n = tail - real;
+		n -= n / 2;
+		if (n == 0 || n > CAP / 2)
+			return NULL; /* empty, or a stale racing view */
+		if (atomic_compare_exchange_weak_explicit(
+			    &src->head, &head, pack(steal, real + n),
+			    memory_order_acq_rel, memory_order_acquire))
+			break;
+	}
+	/* 2. Copy out: the owner cannot reuse [real, real+n) meanwhile. */
+	ret = src->buf[(real + n - 1) & MASK];
+	for (uint32_t i = 0; i + 1 < n; i++)
+		dst->buf[(dst_tail + i) & MASK] = src->buf[(real + i) & MASK];
+	/* 3. Release the claim: steal catches up with real, which the owner
+	 * may have moved meanwhile by popping. */
+	head = atomic_load_explicit(&src->head, memory_order_acquire);
+	for (;;) {
+		uint64_t next = pack(real_of(head), real_of(head));
+		if (atomic_compare_exchange_weak_explicit(
+			    &src->head, &head, next, memory_order_acq_rel,
+			    memory_order_acquire))
+			break;
+	}
+	if (n > 1)
+		/* release: dst's slots before its tail (stealers of dst) */
+		atomic_store_explicit(&dst->tail, dst_tail + n - 1,
+				      memory_order_release);
+	*count = n;
+	return ret;
+}
+
+/* --- inject queue ---------------------------------------------------- */
+
+void urt__inject_push(struct urt_rt *rt, struct urt_task *head,
+		      struct urt_task *tail, size_t n)
+{
+	tail->u.next = NULL;
+	pthread_mutex_lock(&rt->inject_lock);
+	if (rt->inject_tail)
+		rt->inject_tail->u.next = head;
+	else
+		rt->inject_head = head;
+	rt->inject_tail = tail;
+	/* seq_cst: ordered before the idle-counter loads (sched.c) */
+	atomic_fetch_add(&rt->inject_len, n);
+	pthread_mutex_unlock(&rt->inject_lock);
+}
+
+struct urt_task *urt__inject_pop(struct urt_rt *rt, struct urt__lq *dst,
+				 uint32_t max)
+{
+	struct urt_task *first, *t;
+	uint32_t dst_tail, n = 0;
+
+	if (!atomic_load(&rt->inject_len))
+		return NULL;
+	pthread_mutex_lock(&rt->inject_lock);
+	first = rt->inject_head;
+	if (!first) {
+		pthread_mutex_unlock(&rt->inject_lock);
+		return NULL;
+	}
+	t = first->u.next;
+	n = 1;
+	if (dst) {
+		dst_tail = atomic_load_explicit(&dst->tail,
+						memory_order_relaxed);
+		uint32_t room = CAP - (dst_tail - steal_of(atomic_load_explicit(
+						    &dst->head,
+						    memory_order_acquire)));
+		uint32_t take = max < room ? max : room;
+		uint32_t i = 0;
+		for (; t && i + 1 < take; i++) {
+			dst->buf[(dst_tail + i) & MASK] = t;
+			t = t->u.next;
+		}
+		n += i;
+		if (i)
+			atomic_store_explicit(&dst->tail, dst_tail + i,
+					      memory_order_release);
+	}
+	rt->inject_head = t;
+	if (!t)
+		rt->inject_tail = NULL;
+	atomic_fetch_sub(&rt->inject_len, n);
+	pthread_mutex_unlock(&rt->inject_lock);
+	return first;
+}
