@@ -110,6 +110,13 @@ URT__HIDDEN void urt__op_complete(struct urt_op *op, int res,
 				  uint32_t cqe_flags);
 /* Cancels op on the ring that owns it (a message if that is not w's). */
 URT__HIDDEN void urt__op_cancel(struct urt_op *op, struct urt__worker *w);
+/* A cancel request from a sibling (MSG_RING), received by the owner. */
+struct urt__cancel_msg {
+	uint64_t key; /* the op's user_data: a key, never dereferenced */
+	struct urt_task *task; /* a reference, keeping the op's frame */
+};
+URT__HIDDEN void urt__cancel_msg_handle(struct urt__worker *w,
+					struct urt__cancel_msg *m);
 
 /* ---------------------------------------------------------------------
  * Workers and the runtime (sched.c)
@@ -222,8 +229,13 @@ struct urt_rt {
 /* The worker running on this thread, or NULL. */
 URT__HIDDEN struct urt__worker *urt__current_worker(void);
 /* Queues a runnable task (holding its queued ref) from any thread. */
+enum urt__sched_kind {
+	URT__SCHED_SPAWN, /* new (or aborted) task: back of the queue */
+	URT__SCHED_WAKE,  /* woken: LIFO slot if woken by the running task */
+	URT__SCHED_YIELD, /* polled and still runnable: behind global work */
+};
 URT__HIDDEN void urt__schedule(struct urt_rt *rt, struct urt_task *t,
-			       bool yielded);
+			       enum urt__sched_kind kind);
 /* Wakes every parked worker (shutdown). */
 URT__HIDDEN void urt__unpark_all(struct urt_rt *rt);
 URT__HIDDEN void *urt__worker_main(void *arg);

@@ -58,8 +58,9 @@ struct urt_future *urt_op_recv(struct urt_op *op, int fd, void *buf,
 struct urt_future *urt_op_send(struct urt_op *op, int fd, const void *buf,
 			       unsigned len, int flags)
 {
+	/* A library must not kill its host with SIGPIPE. */
 	return prep(op, IORING_OP_SEND, fd, (uintptr_t)buf, len, 0,
-		    (uint32_t)flags);
+		    (uint32_t)(flags | MSG_NOSIGNAL));
 }
 
 struct urt_future *urt_op_shutdown(struct urt_op *op, int fd, int how)

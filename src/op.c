@@ -11,6 +11,7 @@
  * with release; the owner reads DONE with acquire before res.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -115,13 +116,38 @@ void urt__op_cancel(struct urt_op *op, struct urt__worker *w)
 	}
 	/*
 	 * The op lives on another worker's ring and only its owner may
-	 * submit there: ask it by MSG_RING. The message carries the op's
-	 * address only as a cancel key; the owner never dereferences it.
+	 * submit there: ask it by MSG_RING. The message holds a reference
+	 * on the task, so the frame the op lives in cannot be freed and
+	 * reused for another op (which the cancel key would then match)
+	 * before the owner has issued the ASYNC_CANCEL.
 	 */
+	struct urt__cancel_msg *m = malloc(sizeof(*m));
+	if (!m) {
+		/* Cannot ask: the op completes on its own, later. */
+		op->flags &= (uint8_t)~URT__OPF_CANCEL_REQ;
+		return;
+	}
+	m->key = (uintptr_t)op;
+	m->task = op->task;
+	urt__task_ref(m->task);
+	/* The kernel carries m to the owner: invisible to TSan. */
+	URT_HB_RELEASE(m);
 	if (urt__ring_msg(w->ring, urt__ring_fd(owner),
-			  (uintptr_t)op | URT__UD_CANCEL, 0) == 0)
+			  (uintptr_t)m | URT__UD_CANCEL, 0) == 0) {
 		atomic_fetch_add_explicit(&w->cancels_routed, 1,
 					  memory_order_relaxed);
+		return;
+	}
+	urt__task_unref(m->task);
+	free(m);
+}
+
+void urt__cancel_msg_handle(struct urt__worker *w, struct urt__cancel_msg *m)
+{
+	URT_HB_ACQUIRE(m);
+	(void)urt__ring_prep_cancel(w->ring, m->key);
+	urt__task_unref(m->task);
+	free(m);
 }
 
 static void op_cancel(struct urt_future *f, struct urt_cx *cx)
@@ -171,7 +197,8 @@ void urt__op_complete(struct urt_op *op, int res, uint32_t cqe_flags)
 	urt__task_unref(t);
 }
 
-void urt_op_set_deadline(struct urt_op *op, uint64_t timeout_ns)
+struct urt_future *urt_op_set_deadline(struct urt_op *op, uint64_t timeout_ns)
 {
 	op->deadline_ns = timeout_ns;
+	return &op->base;
 }

@@ -118,25 +118,31 @@ void urt__unpark_all(struct urt_rt *rt)
 	}
 }
 
-void urt__schedule(struct urt_rt *rt, struct urt_task *t, bool yielded)
+void urt__schedule(struct urt_rt *rt, struct urt_task *t,
+		   enum urt__sched_kind kind)
 {
 	struct urt__worker *w = tl_worker;
 
 	if (w && w->rt == rt) {
 		/* Woken by the task running here (message passing): run it
 		 * next, for latency. The slot is not stealable. */
-		if (!yielded && w->cx.task && w->cx.task != t) {
+		if (kind == URT__SCHED_WAKE && w->cx.task &&
+		    w->cx.task != t) {
 			struct urt_task *prev = w->lifo;
 			w->lifo = t;
 			if (!prev)
 				return;
 			t = prev;
 		}
-		(void)urt__lq_push(&w->lq, rt, t);
-		notify_parked(rt);
-		return;
+		/* A yield must let global work in first, or a yielder could
+		 * hold the worker for EVENT_INTERVAL polls. */
+		if (kind != URT__SCHED_YIELD || !atomic_load_explicit(
+			    &rt->inject_len, memory_order_relaxed)) {
+			(void)urt__lq_push(&w->lq, rt, t);
+			notify_parked(rt);
+			return;
+		}
 	}
-	t->u.next = NULL;
 	urt__inject_push(rt, t, t, 1);
 	notify_parked(rt);
 }
@@ -261,10 +267,8 @@ static void on_cqe(void *ctx, uint64_t ud, int res, uint32_t flags)
 		count(&w->ops_completed, 1);
 		urt__op_complete(p, res, flags);
 		break;
-	case URT__UD_CANCEL:
-		/* A sibling asks us to cancel an op on our ring; p is only
-		 * a key, never dereferenced. */
-		(void)urt__ring_prep_cancel(w->ring, (uintptr_t)p);
+	case URT__UD_CANCEL: /* a sibling asks: cancel an op on our ring */
+		urt__cancel_msg_handle(w, p);
 		break;
 	case URT__UD_WAKE:
 		count(&w->wakes_received, 1);

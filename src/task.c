@@ -143,8 +143,9 @@ static int spawn(struct urt_rt *rt, struct urt_task *t, struct urt_future *fut,
 	if (h) {
 		h->base.vt = &handle_vt;
 		h->task = t;
+		h->cancelled = 0;
 	}
-	urt__schedule(rt, t, false);
+	urt__schedule(rt, t, URT__SCHED_SPAWN);
 	return 0;
 }
 
@@ -162,6 +163,7 @@ int urt_task_spawn(struct urt_rt *rt, struct urt_future *fut,
 	if (h) {
 		h->base.vt = &handle_vt;
 		h->task = NULL;
+		h->cancelled = 0;
 	}
 	if (!rt || !valid_future(fut))
 		return -EINVAL;
@@ -184,6 +186,7 @@ int urt_task_spawn_frame(struct urt_rt *rt, void *frame,
 	if (h) {
 		h->base.vt = &handle_vt;
 		h->task = NULL;
+		h->cancelled = 0;
 	}
 	if (!rt || !frame)
 		return -EINVAL;
@@ -213,7 +216,7 @@ void urt__task_wake(struct urt_task *t)
 	if (s & URT__T_RUNNING)
 		return; /* the runner sees NOTIFIED and re-queues it */
 	urt__task_ref(t); /* the queued ref */
-	urt__schedule(t->rt, t, false);
+	urt__schedule(t->rt, t, URT__SCHED_WAKE);
 }
 
 /* Wakes whoever waits in a join: a task or a blocked thread. */
@@ -304,7 +307,7 @@ void urt__task_run(struct urt__worker *w, struct urt_task *t)
 		memory_order_relaxed))
 		;
 	if (s & URT__T_NOTIFIED)
-		urt__schedule(t->rt, t, true); /* keeps the queued ref */
+		urt__schedule(t->rt, t, URT__SCHED_YIELD); /* keeps its ref */
 	else
 		urt__task_unref(t);
 }
@@ -325,6 +328,11 @@ uint64_t urt_cx_task_id(const struct urt_cx *cx)
 unsigned urt_cx_worker_id(const struct urt_cx *cx)
 {
 	return cx && cx->w ? cx->w->id : 0;
+}
+
+struct urt_rt *urt_cx_rt(const struct urt_cx *cx)
+{
+	return cx && cx->w ? cx->w->rt : NULL;
 }
 
 int urt_cx_budget_spend(struct urt_cx *cx)
@@ -353,7 +361,7 @@ static void abort_task(struct urt_task *t)
 	if (s & (URT__T_NOTIFIED | URT__T_RUNNING))
 		return; /* queued or running: the runner sees ABORT */
 	urt__task_ref(t);
-	urt__schedule(t->rt, t, false);
+	urt__schedule(t->rt, t, URT__SCHED_SPAWN);
 }
 
 int urt_task_abort(struct urt_task_handle *h)
@@ -438,6 +446,10 @@ static int handle_poll(struct urt_future *f, struct urt_cx *cx)
 		return -EINVAL;
 	if (!cx || !cx->task || cx->task == t)
 		return -EDEADLK;
+	if (h->cancelled) {
+		h->cancelled = 0;
+		return -ECANCELED;
+	}
 	/* acquire: pairs with complete()'s release of u.result */
 	s = atomic_load_explicit(&t->state, memory_order_acquire);
 	if (s & URT__T_COMPLETE)
@@ -456,9 +468,25 @@ done:
 	return take_result(h);
 }
 
+/*
+ * A cancelled join must not leave its waker (and the reference it holds on
+ * the waiting task) with the joined task: that would keep the waiter alive
+ * until the other task ends. Take it back; the handle keeps its task.
+ */
+static void handle_cancel(struct urt_future *f, struct urt_cx *cx)
+{
+	struct urt_task_handle *h = (struct urt_task_handle *)f;
+
+	(void)cx;
+	if (!h->task)
+		return;
+	if (reclaim_waker(h->task))
+		h->cancelled = 1; /* else: complete; the next poll joins */
+}
+
 static const struct urt_future_vt handle_vt = {
 	.poll = handle_poll,
-	/* no cancel: a join can be dropped at any point */
+	.cancel = handle_cancel,
 };
 
 int urt_task_detach(struct urt_task_handle *h)

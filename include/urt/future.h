@@ -21,6 +21,7 @@ extern "C" {
  */
 #define URT_PENDING INT_MIN
 
+struct urt_rt;
 struct urt_cx; /* opaque: the task being polled and the worker polling it */
 struct urt_future;
 
@@ -30,8 +31,10 @@ struct urt_future_vt {
 	/*
 	 * Optional. Asks the future to finish early; it must then become
 	 * ready soon (usually with -ECANCELED) and the owner keeps polling it
-	 * until it does ("cancel, then drain"). NULL: not cancellable, the
-	 * owner simply waits for it.
+	 * until it does ("cancel, then drain"). NULL means the future owns
+	 * nothing in flight and may be dropped at any suspension point: the
+	 * owner stops polling it. A future that registered itself anywhere
+	 * (an op, a waiter list) must have a cancel hook.
 	 */
 	void (*cancel)(struct urt_future *f, struct urt_cx *cx);
 	/*
@@ -65,6 +68,9 @@ uint64_t urt_cx_task_id(const struct urt_cx *cx);
 
 /* Index of the worker polling (0 .. workers-1). */
 unsigned urt_cx_worker_id(const struct urt_cx *cx);
+
+/* The runtime the current task runs on (to spawn siblings from a task). */
+struct urt_rt *urt_cx_rt(const struct urt_cx *cx);
 
 /*
  * Cooperative budget: a future about to return a ready result calls this
@@ -112,8 +118,8 @@ struct urt_future *urt_co_init(struct urt_co *co, urt_co_fn fn);
 
 #define URT_BEGIN(co)                                                         \
 	switch ((co)->line) {                                                 \
-	case -1:                                                              \
-		return -EINVAL; /* polled after it finished */                \
+	default: /* finished (-1), or a corrupt resume point */               \
+		return -EINVAL;                                               \
 	case 0:
 
 #define URT_AWAIT(co, cx, fut, res)                                           \
@@ -163,7 +169,8 @@ struct urt_future *urt_co_init(struct urt_co *co, urt_co_fn fn);
 
 /*
  * join: ready when every child is ready. results[i] receives child i's
- * result. The join's own result is 0. Cancelling a join cancels every child
+ * result. The join's own result is 0, or -ECANCELED if it was cancelled
+ * before every child was ready. Cancelling a join cancels every child
  * still running.
  */
 struct urt_join {

@@ -68,9 +68,11 @@ static inline uint32_t urt_op_cqe_flags(const struct urt_op *op)
 /*
  * Per-op deadline, relative, in ns (IORING_OP_LINK_TIMEOUT): if the op has
  * not completed by then it is cancelled and its result is -ETIME. Call after
- * the init function and before the first poll. Not for urt_op_sleep.
+ * the init function and before the first poll. Returns &op->base, so an
+ * await can take it: urt_op_recv(op, fd, buf, len, 0); then
+ * URT_AWAIT(co, cx, urt_op_set_deadline(op, ns), r). Ignored by timers.
  */
-void urt_op_set_deadline(struct urt_op *op, uint64_t timeout_ns);
+struct urt_future *urt_op_set_deadline(struct urt_op *op, uint64_t timeout_ns);
 
 /* Result: 0. */
 struct urt_future *urt_op_nop(struct urt_op *op);
@@ -105,6 +107,7 @@ struct urt_future *urt_op_connect(struct urt_op *op, int fd,
 				  socklen_t addrlen);
 struct urt_future *urt_op_recv(struct urt_op *op, int fd, void *buf,
 			       unsigned len, int flags);
+/* send always adds MSG_NOSIGNAL: a closed peer gives -EPIPE, not SIGPIPE. */
 struct urt_future *urt_op_send(struct urt_op *op, int fd, const void *buf,
 			       unsigned len, int flags);
 struct urt_future *urt_op_shutdown(struct urt_op *op, int fd, int how);

@@ -25,6 +25,12 @@ struct urt_task; /* opaque, 64-byte header */
 struct urt_task_handle {
 	struct urt_future base;
 	struct urt_task *task;
+	/*
+	 * Set when a join was cancelled (it lost a select, its task was
+	 * aborted): the next poll returns -ECANCELED and clears it; the
+	 * handle keeps its task, to be joined or detached later.
+	 */
+	int cancelled;
 };
 
 /*
