@@ -84,18 +84,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	{
-		char extra[256];
-		int off = snprintf(extra, sizeof(extra), "\"steals\":%llu,"
-				   "\"polls_per_worker\":[",
-				   (unsigned long long)st.steals);
-		for (unsigned i = 0; i < urt_rt_workers(rt); i++) {
-			struct urt_worker_stats ws;
-			urt_rt_worker_stats(rt, i, &ws);
-			off += snprintf(extra + off, sizeof(extra) - (size_t)off,
-					"%s%llu", i ? "," : "",
-					(unsigned long long)ws.polls);
-		}
-		snprintf(extra + off, sizeof(extra) - (size_t)off, "]");
+		char extra[1024] = "";
+
+		bench_worker_stats(rt, extra, sizeof(extra));
 		bench_json("yield_many", urt_rt_workers(rt),
 			   r.tasks * r.yields, t1 - t0, bench_rss_kib(), extra);
 	}

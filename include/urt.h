@@ -5,10 +5,14 @@
 
 #include <errno.h>
 
+#include "urt/blocking.h"
+#include "urt/chan.h"
 #include "urt/error.h"
 #include "urt/future.h"
 #include "urt/op.h"
 #include "urt/rt.h"
+#include "urt/stream.h"
+#include "urt/sync.h"
 #include "urt/task.h"
 #include "urt/time.h"
 

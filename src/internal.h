@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "ring.h"
+#include "trace.h"
 #include "urt.h"
 
 #define URT__HIDDEN __attribute__((visibility("hidden")))
@@ -47,6 +48,10 @@ enum {
 enum {
 	URT__TF_FRAME = 1u << 0,	 /* future lives right after header */
 	URT__TF_ABORTING = 1u << 1, /* root cancelled, draining (runner only) */
+	URT__TF_STOLEN = 1u << 2,   /* set by a stealer, cleared at run */
+	URT__TF_INJECTED = 1u << 3, /* came from the global queue */
+	/* Bits 16..31: worker that polled it last + 1 (0: never polled). */
+	URT__TF_LAST_SHIFT = 16,
 };
 
 /* Join waker: a task pointer, or a thread waiter with bit 0 set. */
@@ -69,8 +74,10 @@ struct urt_task {
 	struct urt_op *ops; /* in-flight ops; touched only by the runner */
 	struct urt_rt *rt;
 	uint32_t reg_idx; /* slot in its registry shard, under its lock */
-	uint32_t flags;	  /* URT__TF_*; FRAME is immutable, ABORTING is the
-			   * runner's */
+	uint32_t flags;	  /* URT__TF_*; FRAME is immutable; the rest is
+			   * written by whoever owns the task: its runner, or
+			   * the queue owner / stealer while it is queued
+			   * (handed over with the queue's release/acquire) */
 };
 
 struct urt_cx {
@@ -100,6 +107,7 @@ enum {
 	URT__OP_SUBMITTED = 1,
 	URT__OP_DONE = 2, /* CQE reaped, result not consumed yet */
 	URT__OP_CONSUMED = 3,
+	URT__OP_ROUTED = 4, /* flag: a cancel message is in flight (op.c) */
 };
 enum {
 	URT__OPF_CANCEL_REQ = 1u << 0, /* cancel issued (owner only) */
@@ -112,7 +120,7 @@ URT__HIDDEN void urt__op_complete(struct urt_op *op, int res,
 URT__HIDDEN void urt__op_cancel(struct urt_op *op, struct urt__worker *w);
 /* A cancel request from a sibling (MSG_RING), received by the owner. */
 struct urt__cancel_msg {
-	uint64_t key; /* the op's user_data: a key, never dereferenced */
+	struct urt_op *op;     /* kept un-ready by URT__OP_ROUTED */
 	struct urt_task *task; /* a reference, keeping the op's frame */
 };
 URT__HIDDEN void urt__cancel_msg_handle(struct urt__worker *w,
@@ -167,11 +175,18 @@ struct urt__worker {
 	_Atomic int park; /* URT__W_* */
 	pthread_t thread;
 	struct urt__lq lq;
-	struct urt_task *lifo; /* woken by the running task; owner only */
+	/* Woken by the running task. The owner puts and takes; a sibling
+	 * takes it only when the owner is stuck in a long poll (sched.c). */
+	_Atomic(struct urt_task *) lifo;
 	uint64_t tick;
 	uint32_t rng;
 	bool searching;
-	uint64_t poll_start, poll_task; /* long-poll clock (sched.c) */
+	bool cancelled_all; /* shutdown: leftover ops cancelled */
+	/* Long-poll clock (sched.c): written by the owner, read by siblings
+	 * looking for a stuck worker; relaxed, a hint. */
+	_Atomic uint64_t poll_start, poll_task;
+	struct urt_trace_rec *tbuf; /* batched trace records (trace.c) */
+	uint32_t tlen;
 	struct urt_cx cx;
 	/* Counters: written by the owner (stolen_out: by stealers), read by
 	 * anyone; relaxed, they order nothing. */
@@ -213,6 +228,9 @@ struct urt_rt {
 	_Atomic unsigned next_unpark;
 	_Atomic unsigned num_searching; /* at most nworkers / 2 */
 	_Atomic unsigned num_parked;
+	_Atomic unsigned msgs_inflight;	 /* routed cancel messages */
+	_Atomic unsigned blocked_joiners; /* threads in join_blocking */
+	bool reaping_leaked; /* urt_rt_free's last pass: unref never frees */
 	_Atomic uint64_t *steal_matrix; /* [thief * n + victim], n <= 64 */
 	uint64_t long_poll_ns;		 /* 0: not measured */
 	_Atomic uint64_t longest_poll_ns, longest_poll_task;
@@ -224,6 +242,9 @@ struct urt_rt {
 	int start_err;
 	char start_msg[256];
 	unsigned ring_flags;
+
+	/* spawn_blocking pool (blocking.c); created on first use. */
+	struct urt__bpool *_Atomic bpool;
 };
 
 /* The worker running on this thread, or NULL. */
@@ -241,5 +262,7 @@ URT__HIDDEN void urt__unpark_all(struct urt_rt *rt);
 URT__HIDDEN void *urt__worker_main(void *arg);
 URT__HIDDEN void urt__note_long_poll(struct urt__worker *w, uint64_t task_id,
 				     uint64_t ns);
+/* blocking.c: joins the pool's threads, frees it (urt_rt_free, step 5). */
+URT__HIDDEN void urt__blocking_shutdown(struct urt_rt *rt);
 
 #endif

@@ -6,15 +6,33 @@
  *
  * An op is submitted and polled by its owner task (at most one worker runs
  * it at a time); its CQE is reaped by the worker whose ring it was submitted
- * on, which may be another thread once the task has migrated. The only field
- * both sides touch is state: the reaper stores res/cqe_flags and then DONE
- * with release; the owner reads DONE with acquire before res.
+ * on, which may be another thread once the task has migrated. state is the
+ * only field both sides write, always with atomic RMW or by its sole owner:
+ *   bits 0-1  URT__OP_INIT -> SUBMITTED (owner) -> DONE (reaper: +1,
+ *             release, after res/cqe_flags) -> CONSUMED (owner);
+ *   bit 2     URT__OP_ROUTED: a cancel for it is on its way to the owning
+ *             ring (set by the canceller, cleared by that ring's worker once
+ *             it has issued the ASYNC_CANCEL). While it is set the op is not
+ *             ready, so neither the op nor its address can be reused and
+ *             matched by that late cancel.
+ * The owner reads state with acquire before res.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
+
+static uint32_t op_state(const struct urt_op *op)
+{
+	return __atomic_load_n(&op->state, __ATOMIC_ACQUIRE);
+}
+
+static void set_state(struct urt_op *op, uint32_t s)
+{
+	/* relaxed: only when no other party can touch state */
+	__atomic_store_n(&op->state, s, __ATOMIC_RELAXED);
+}
 
 static void unlink_op(struct urt_op *op)
 {
@@ -58,20 +76,19 @@ static int submit(struct urt_op *op, struct urt_cx *cx)
 		t->ops->prev = op;
 	t->ops = op;
 	urt__task_ref(t); /* dropped by the reaper after the CQE */
-	/* relaxed: the CQE can only be reaped by this thread, later */
-	__atomic_store_n(&op->state,
-			      URT__OP_SUBMITTED, __ATOMIC_RELAXED);
+	/* the CQE can only be reaped by this thread, later */
+	set_state(op, URT__OP_SUBMITTED);
 	URT_HB_RELEASE(op);
 	err = urt__ring_prep_op(w->ring, op);
 	if (err) {
 		unlink_op(op);
-		__atomic_store_n(&op->state,
-				      URT__OP_CONSUMED, __ATOMIC_RELAXED);
+		set_state(op, URT__OP_CONSUMED);
 		op->res = err;
 		urt__task_unref(t);
 		return err;
 	}
 	atomic_fetch_add_explicit(&w->ops_submitted, 1, memory_order_relaxed);
+	URT_TREC(w, URT_TR_OP_SUBMIT, t->id, (uintptr_t)op, op->opcode);
 	return URT_PENDING;
 }
 
@@ -79,9 +96,10 @@ static int op_poll(struct urt_future *f, struct urt_cx *cx)
 {
 	struct urt_op *op = (struct urt_op *)f;
 	/* acquire: pairs with urt__op_complete's release of res */
-	uint32_t s = __atomic_load_n(&op->state,
-					  __ATOMIC_ACQUIRE);
+	uint32_t s = op_state(op);
 
+	if (s & URT__OP_ROUTED)
+		return URT_PENDING; /* the owner wakes us when it clears it */
 	switch (s) {
 	case URT__OP_INIT:
 		return submit(op, cx);
@@ -92,8 +110,7 @@ static int op_poll(struct urt_future *f, struct urt_cx *cx)
 			return URT_PENDING; /* stays DONE for the next poll */
 		URT_HB_ACQUIRE(op);
 		unlink_op(op);
-		__atomic_store_n(&op->state,
-				      URT__OP_CONSUMED, __ATOMIC_RELAXED);
+		set_state(op, URT__OP_CONSUMED);
 		return result(op);
 	default:
 		return result(op);
@@ -103,23 +120,24 @@ static int op_poll(struct urt_future *f, struct urt_cx *cx)
 void urt__op_cancel(struct urt_op *op, struct urt__worker *w)
 {
 	struct urt__ring *owner = op->ring;
+	struct urt_rt *rt = w->rt;
 
 	if (op->flags & URT__OPF_CANCEL_REQ)
 		return;
-	if (__atomic_load_n(&op->state,
-				 __ATOMIC_ACQUIRE) != URT__OP_SUBMITTED)
+	if (op_state(op) != URT__OP_SUBMITTED)
 		return;
 	op->flags |= URT__OPF_CANCEL_REQ;
 	if (owner == w->ring) {
+		/* Same ring: the SQ is FIFO, the cancel cannot overtake a
+		 * later reuse of this op. */
 		(void)urt__ring_prep_cancel(w->ring, (uintptr_t)op);
 		return;
 	}
 	/*
 	 * The op lives on another worker's ring and only its owner may
-	 * submit there: ask it by MSG_RING. The message holds a reference
-	 * on the task, so the frame the op lives in cannot be freed and
-	 * reused for another op (which the cancel key would then match)
-	 * before the owner has issued the ASYNC_CANCEL.
+	 * submit there: ask it by MSG_RING. The message holds a task
+	 * reference (the frame stays), and ROUTED keeps the op un-ready
+	 * until the owner has issued the cancel (see the top).
 	 */
 	struct urt__cancel_msg *m = malloc(sizeof(*m));
 	if (!m) {
@@ -127,9 +145,12 @@ void urt__op_cancel(struct urt_op *op, struct urt__worker *w)
 		op->flags &= (uint8_t)~URT__OPF_CANCEL_REQ;
 		return;
 	}
-	m->key = (uintptr_t)op;
+	m->op = op;
 	m->task = op->task;
 	urt__task_ref(m->task);
+	__atomic_fetch_or(&op->state, URT__OP_ROUTED, __ATOMIC_RELAXED);
+	/* seq_cst: a worker may exit only when no message is in flight */
+	atomic_fetch_add(&rt->msgs_inflight, 1);
 	/* The kernel carries m to the owner: invisible to TSan. */
 	URT_HB_RELEASE(m);
 	if (urt__ring_msg(w->ring, urt__ring_fd(owner),
@@ -138,30 +159,45 @@ void urt__op_cancel(struct urt_op *op, struct urt__worker *w)
 					  memory_order_relaxed);
 		return;
 	}
+	__atomic_fetch_and(&op->state, ~(uint32_t)URT__OP_ROUTED,
+			   __ATOMIC_RELEASE);
+	atomic_fetch_sub(&rt->msgs_inflight, 1);
+	op->flags &= (uint8_t)~URT__OPF_CANCEL_REQ;
 	urt__task_unref(m->task);
 	free(m);
 }
 
 void urt__cancel_msg_handle(struct urt__worker *w, struct urt__cancel_msg *m)
 {
-	URT_HB_ACQUIRE(m);
-	(void)urt__ring_prep_cancel(w->ring, m->key);
-	urt__task_unref(m->task);
+	struct urt_task *t;
+
+	URT_HB_ACQUIRE(m); /* before any read of m */
+	t = m->task;
+	(void)urt__ring_prep_cancel(w->ring, (uintptr_t)m->op);
+	/* release: the op may be consumed (and reused) from here on; it is
+	 * not touched again. The owner task may be waiting on it. */
+	__atomic_fetch_and(&m->op->state, ~(uint32_t)URT__OP_ROUTED,
+			   __ATOMIC_RELEASE);
+	urt__task_wake(t);
+	urt__task_unref(t);
 	free(m);
+	/* seq_cst: a sibling may be parked in shutdown waiting only for
+	 * this message to land (see shutdown_done in sched.c). */
+	if (atomic_fetch_sub(&w->rt->msgs_inflight, 1) == 1 &&
+	    atomic_load(&w->rt->shutdown))
+		urt__unpark_all(w->rt);
 }
 
 static void op_cancel(struct urt_future *f, struct urt_cx *cx)
 {
 	struct urt_op *op = (struct urt_op *)f;
-	uint32_t s = __atomic_load_n(&op->state,
-					  __ATOMIC_ACQUIRE);
+	uint32_t s = op_state(op);
 
 	if (s == URT__OP_INIT) {
 		/* Never submitted: nothing to wait for. */
 		op->flags |= URT__OPF_CANCEL_REQ;
 		op->res = -ECANCELED;
-		__atomic_store_n(&op->state,
-				      URT__OP_CONSUMED, __ATOMIC_RELAXED);
+		set_state(op, URT__OP_CONSUMED);
 		return;
 	}
 	if (s == URT__OP_SUBMITTED && cx && cx->w)
@@ -189,10 +225,10 @@ void urt__op_complete(struct urt_op *op, int res, uint32_t cqe_flags)
 	op->res = res;
 	op->cqe_flags = cqe_flags;
 	URT_HB_RELEASE(op);
-	/* release: res/cqe_flags before DONE. The op may be freed by its
-	 * owner from here on: touch only t. */
-	__atomic_store_n(&op->state, URT__OP_DONE,
-			      __ATOMIC_RELEASE);
+	/* release: res/cqe_flags before DONE (SUBMITTED + 1, keeping a
+	 * ROUTED bit). The op may be freed by its owner from here on: touch
+	 * only t. */
+	__atomic_fetch_add(&op->state, 1, __ATOMIC_RELEASE);
 	urt__task_wake(t);
 	urt__task_unref(t);
 }

@@ -188,10 +188,15 @@ struct urt_task *urt__lq_steal_into(struct urt__lq *src, struct urt__lq *dst,
 			    memory_order_acq_rel, memory_order_acquire))
 			break;
 	}
-	/* 2. Copy out: the owner cannot reuse [real, real+n) meanwhile. */
+	/* 2. Copy out: the owner cannot reuse [real, real+n) meanwhile.
+	 * The tasks are ours now: mark them for the migrate probe. */
 	ret = src->buf[(real + n - 1) & MASK];
-	for (uint32_t i = 0; i + 1 < n; i++)
-		dst->buf[(dst_tail + i) & MASK] = src->buf[(real + i) & MASK];
+	ret->flags |= URT__TF_STOLEN;
+	for (uint32_t i = 0; i + 1 < n; i++) {
+		struct urt_task *x = src->buf[(real + i) & MASK];
+		x->flags |= URT__TF_STOLEN;
+		dst->buf[(dst_tail + i) & MASK] = x;
+	}
 	/* 3. Release the claim: steal catches up with real, which the owner
 	 * may have moved meanwhile by popping. */
 	head = atomic_load_explicit(&src->head, memory_order_acquire);
@@ -243,6 +248,7 @@ struct urt_task *urt__inject_pop(struct urt_rt *rt, struct urt__lq *dst,
 	}
 	t = first->u.next;
 	n = 1;
+	first->flags |= URT__TF_INJECTED;
 	if (dst) {
 		dst_tail = atomic_load_explicit(&dst->tail,
 						memory_order_relaxed);
@@ -252,6 +258,7 @@ struct urt_task *urt__inject_pop(struct urt_rt *rt, struct urt__lq *dst,
 		uint32_t take = max < room ? max : room;
 		uint32_t i = 0;
 		for (; t && i + 1 < take; i++) {
+			t->flags |= URT__TF_INJECTED;
 			dst->buf[(dst_tail + i) & MASK] = t;
 			t = t->u.next;
 		}

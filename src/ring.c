@@ -402,6 +402,20 @@ int urt__ring_prep_cancel(struct urt__ring *r, uint64_t target)
 	return 0;
 }
 
+int urt__ring_cancel_all(struct urt__ring *r)
+{
+	int err;
+	struct io_uring_sqe *sqe = get_sqe(r, &err);
+
+	if (!sqe)
+		return err;
+	io_uring_prep_cancel64(sqe, 0,
+			       IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL);
+	sqe->user_data = URT__UD_IGNORE;
+	r->inflight++;
+	return 0;
+}
+
 static void prep_msg(struct io_uring_sqe *sqe, int target_fd,
 		     uint64_t user_data, int32_t res)
 {
@@ -524,8 +538,22 @@ static int reap_ready(struct urt__ring *r)
 
 int urt__ring_reap(struct urt__ring *r, bool wait)
 {
+	return urt__ring_reap_timeout(r, wait, 0);
+}
+
+int urt__ring_reap_timeout(struct urt__ring *r, bool wait,
+			   uint64_t timeout_ns)
+{
 	if (wait && io_uring_cq_ready(&r->ring) == 0) {
-		int ret = io_uring_submit_and_wait(&r->ring, 1);
+		struct io_uring_cqe *cqe;
+		struct __kernel_timespec ts = {
+			.tv_sec = (long long)(timeout_ns / 1000000000ull),
+			.tv_nsec = (long long)(timeout_ns % 1000000000ull),
+		};
+		/* EXT_ARG timeout: no TIMEOUT SQE, nothing left in flight */
+		int ret = timeout_ns ? io_uring_submit_and_wait_timeout(
+					       &r->ring, &cqe, 1, &ts, NULL)
+				     : io_uring_submit_and_wait(&r->ring, 1);
 		if (ret < 0 && ret != -EINTR && ret != -ETIME &&
 		    ret != -EBUSY && ret != -EAGAIN)
 			return ret;
@@ -581,10 +609,16 @@ static int msg_via_tiny_ring(int target_fd, uint64_t user_data, int32_t res)
 	}
 	sqe = io_uring_get_sqe(&t->ring);
 	prep_msg(sqe, target_fd, user_data, res);
-	ret = io_uring_submit_and_wait(&t->ring, 1);
+	do
+		ret = io_uring_submit(&t->ring);
+	while (ret == -EINTR);
 	if (ret < 0)
 		return ret;
-	ret = io_uring_wait_cqe(&t->ring, &cqe);
+	/* Always collect the source CQE, or the next call would read a
+	 * stale one; a signal must not make us give up on it. */
+	do
+		ret = io_uring_wait_cqe(&t->ring, &cqe);
+	while (ret == -EINTR);
 	if (ret)
 		return ret;
 	ret = cqe->res;
@@ -609,8 +643,9 @@ int urt__msg_ring_sync(int target_fd, uint64_t user_data, int32_t res)
 					      memory_order_relaxed);
 			return 0;
 		}
-		if (state == 1)
-			return -errno; /* known to work: the target is bad */
+		if (state == 1 || errno == ENOMEM || errno == EINTR ||
+		    errno == EAGAIN)
+			return -errno; /* works, or a transient failure */
 	}
 	/*
 	 * Before 6.13, fd -1 fails with EBADF or EINVAL, like a bad target

@@ -55,6 +55,8 @@ uint64_t urt__ring_cq_overflows(const struct urt__ring *r);
 int urt__ring_prep_op(struct urt__ring *r, struct urt_op *op);
 /* ASYNC_CANCEL of the op whose user_data is target. */
 int urt__ring_prep_cancel(struct urt__ring *r, uint64_t target);
+/* ASYNC_CANCEL of every op in flight on this ring (shutdown). */
+int urt__ring_cancel_all(struct urt__ring *r);
 /* MSG_RING to another ring's fd, submitted at once. */
 int urt__ring_msg(struct urt__ring *r, int target_fd, uint64_t user_data,
 		  int32_t res);
@@ -64,6 +66,9 @@ int urt__ring_msg(struct urt__ring *r, int target_fd, uint64_t user_data,
  * number of CQEs reaped or -errno.
  */
 int urt__ring_reap(struct urt__ring *r, bool wait);
+/* The same; a wait ends after timeout_ns (0: no limit). */
+int urt__ring_reap_timeout(struct urt__ring *r, bool wait,
+			   uint64_t timeout_ns);
 /* Submits pending SQEs without reaping. */
 int urt__ring_flush(struct urt__ring *r);
 

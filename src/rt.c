@@ -17,14 +17,20 @@
  *  4. A worker exits once no task is unfinished, its queues are empty and
  *     its ring has no SQE in flight: every CQE it is owed has been reaped,
  *     so no op memory is still in the kernel's hands.
- *  5. Join the workers; free tasks that only un-joined handles still hold
- *     (reported as handles_leaked); free queues, locks, the runtime.
+ *     Once every task finished, each worker cancels the ops still in its
+ *     ring (ASYNC_CANCEL_ANY: a finished task may leave ops behind) and
+ *     waits for their CQEs; it also waits for routed cancel messages.
+ *  5. Join the workers, then the blocking pool's threads, then wait for
+ *     threads still inside urt_task_join_blocking; free tasks that only
+ *     un-joined handles (or stored wakers) still hold, reported as
+ *     handles_leaked; free queues, locks, the runtime.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -50,6 +56,7 @@ void urt__note_long_poll(struct urt__worker *w, uint64_t task_id,
 					    memory_order_relaxed);
 
 	atomic_fetch_add_explicit(&w->long_polls, 1, memory_order_relaxed);
+	URT_PROBE(long_poll, task_id, w->id, ns);
 	/* relaxed: a report, the pair may be torn under races; fine */
 	while (ns > cur)
 		if (atomic_compare_exchange_weak_explicit(
@@ -283,6 +290,13 @@ int urt_rt_free(struct urt_rt *rt, struct urt_stats *final)
 	/* 4. (workers) and 5. */
 	for (unsigned i = 0; i < rt->nworkers; i++)
 		pthread_join(rt->workers[i].thread, NULL);
+	urt__blocking_shutdown(rt); /* no task left to queue or await jobs */
+	/* Threads woken out of urt_task_join_blocking by step 2 may still
+	 * be reading their task: let them finish before freeing leftovers. */
+	while (atomic_load(&rt->blocked_joiners)) {
+		struct timespec ts = { 0, 100000 };
+		nanosleep(&ts, NULL);
+	}
 	leaked = urt__task_free_leaked(rt);
 	if (final) {
 		urt_rt_stats(rt, final);

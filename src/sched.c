@@ -56,7 +56,7 @@ static void count(_Atomic uint64_t *c, uint64_t n)
  * Wake-ups
  * ------------------------------------------------------------------- */
 
-static void send_wake(struct urt__worker *target)
+static int send_wake(struct urt__worker *target)
 {
 	struct urt__worker *self = tl_worker;
 	int ret;
@@ -68,6 +68,7 @@ static void send_wake(struct urt__worker *target)
 		ret = urt__msg_ring_sync(target->ring_fd, URT__UD_WAKE, 0);
 	if (ret == 0 && self)
 		count(&self->wakes_sent, 1);
+	return ret;
 }
 
 /* Wakes one parked worker to search, unless somebody searches already. */
@@ -91,14 +92,23 @@ static void notify_parked(struct urt_rt *rt)
 		struct urt__worker *w = &rt->workers[(start + i) % rt->nworkers];
 		int expect = URT__W_PARKED;
 
-		if (w == self)
+		if (w == self ||
+		    !atomic_compare_exchange_strong(&w->park, &expect,
+						    URT__W_NOTIFIED))
 			continue;
-		if (atomic_compare_exchange_strong(&w->park, &expect,
-						   URT__W_NOTIFIED)) {
-			count(&w->unparks, 1);
-			send_wake(w);
+		count(&w->unparks, 1);
+		if (send_wake(w) == 0)
 			return;
-		}
+		/*
+		 * The message did not go out (ENOMEM...): w still sleeps.
+		 * Take the claim back and try another. If w woke on its own
+		 * meanwhile it saw NOTIFIED and took our searcher count:
+		 * then this notify is done.
+		 */
+		expect = URT__W_NOTIFIED;
+		if (!atomic_compare_exchange_strong(&w->park, &expect,
+						    URT__W_PARKED))
+			return;
 	}
 	atomic_fetch_sub(&rt->num_searching, 1);
 }
@@ -109,11 +119,17 @@ void urt__unpark_all(struct urt_rt *rt)
 		struct urt__worker *w = &rt->workers[i];
 		int expect = URT__W_PARKED;
 
-		if (w != tl_worker &&
-		    atomic_compare_exchange_strong(&w->park, &expect,
-						   URT__W_RUNNING)) {
-			count(&w->unparks, 1);
-			send_wake(w);
+		if (w == tl_worker ||
+		    !atomic_compare_exchange_strong(&w->park, &expect,
+						    URT__W_RUNNING))
+			continue;
+		count(&w->unparks, 1);
+		/* Shutdown cannot finish with a worker asleep: insist on
+		 * transient failures (ENOMEM, EINTR), 1 ms apart. */
+		for (int tries = 0; send_wake(w) != 0 && tries < 1000;
+		     tries++) {
+			struct timespec ts = { 0, 1000000 };
+			nanosleep(&ts, NULL);
 		}
 	}
 }
@@ -128,21 +144,28 @@ void urt__schedule(struct urt_rt *rt, struct urt_task *t,
 		 * next, for latency. The slot is not stealable. */
 		if (kind == URT__SCHED_WAKE && w->cx.task &&
 		    w->cx.task != t) {
-			struct urt_task *prev = w->lifo;
-			w->lifo = t;
-			if (!prev)
+			URT_TREC(w, URT_TR_WAKE, t->id, 0, URT_TRW_LIFO);
+			/* acq_rel: publishes t to a sibling that may take it
+			 * (stuck owner), and takes the previous one back */
+			t = atomic_exchange_explicit(&w->lifo, t,
+						     memory_order_acq_rel);
+			if (!t)
 				return;
-			t = prev;
 		}
 		/* A yield must let global work in first, or a yielder could
 		 * hold the worker for EVENT_INTERVAL polls. */
 		if (kind != URT__SCHED_YIELD || !atomic_load_explicit(
 			    &rt->inject_len, memory_order_relaxed)) {
+			if (kind == URT__SCHED_WAKE)
+				URT_TREC(w, URT_TR_WAKE, t->id, 0,
+					 URT_TRW_LOCAL);
 			(void)urt__lq_push(&w->lq, rt, t);
 			notify_parked(rt);
 			return;
 		}
 	}
+	if (kind == URT__SCHED_WAKE)
+		URT_TREC(w, URT_TR_WAKE, t->id, 0, URT_TRW_INJECT);
 	urt__inject_push(rt, t, t, 1);
 	notify_parked(rt);
 }
@@ -187,6 +210,33 @@ static void stop_searching(struct urt__worker *w, bool found)
 		notify_parked(w->rt);
 }
 
+static uint64_t coarse_ns(void);
+
+/*
+ * The LIFO slot is for message-passing latency and is normally left to its
+ * owner (stealing it costs locality, tokio learned). But a task in it must
+ * not starve behind a poll that blocks its worker: once the owner has been
+ * in one poll for half the long-poll limit, a sibling takes it. Needs the
+ * long-poll clock (long_poll_ns != 0).
+ */
+static struct urt_task *steal_lifo(struct urt__worker *v)
+{
+	uint64_t limit = v->rt->long_poll_ns / 2;
+	struct urt_task *t;
+
+	if (!limit ||
+	    !atomic_load_explicit(&v->lifo, memory_order_relaxed) ||
+	    !atomic_load_explicit(&v->poll_task, memory_order_relaxed) ||
+	    coarse_ns() - atomic_load_explicit(&v->poll_start,
+					       memory_order_relaxed) < limit)
+		return NULL;
+	/* acquire: pairs with the owner's exchange that put it there */
+	t = atomic_exchange_explicit(&v->lifo, NULL, memory_order_acquire);
+	if (t)
+		t->flags |= URT__TF_STOLEN;
+	return t;
+}
+
 static struct urt_task *steal_work(struct urt__worker *w)
 {
 	struct urt_rt *rt = w->rt;
@@ -212,8 +262,11 @@ static struct urt_task *steal_work(struct urt__worker *w)
 		if (v == w)
 			continue;
 		t = urt__lq_steal_into(&v->lq, &w->lq, &got);
+		if (!t && (t = steal_lifo(v)))
+			got = 1;
 		if (!t)
 			continue;
+		URT_PROBE(steal, w->id, v->id, got);
 		count(&w->steals_in, got);
 		count(&w->steal_ops, 1);
 		count(&v->stolen_out, got);
@@ -228,9 +281,10 @@ static struct urt_task *next_task(struct urt__worker *w, unsigned *lifo_run)
 {
 	struct urt_task *t;
 
-	if (w->lifo) {
-		t = w->lifo;
-		w->lifo = NULL;
+	/* relaxed check first: the exchange is an RMW */
+	if (atomic_load_explicit(&w->lifo, memory_order_relaxed) &&
+	    (t = atomic_exchange_explicit(&w->lifo, NULL,
+					  memory_order_acquire))) {
 		if (*lifo_run < MAX_LIFO_POLLS) {
 			++*lifo_run;
 			count(&w->lifo_polls, 1);
@@ -265,6 +319,8 @@ static void on_cqe(void *ctx, uint64_t ud, int res, uint32_t flags)
 	switch (ud & URT__UD_TAG_MASK) {
 	case URT__UD_OP:
 		count(&w->ops_completed, 1);
+		URT_TREC(w, URT_TR_OP_COMPLETE,
+			 ((struct urt_op *)p)->task->id, ud, (uint32_t)res);
 		urt__op_complete(p, res, flags);
 		break;
 	case URT__UD_CANCEL: /* a sibling asks: cancel an op on our ring */
@@ -279,25 +335,38 @@ static void on_cqe(void *ctx, uint64_t ud, int res, uint32_t flags)
 	}
 }
 
-static bool shutdown_done(struct urt__worker *w)
+/* Shutdown and every task finished (the ring may still owe CQEs). */
+static bool tasks_done(struct urt_rt *rt)
 {
-	struct urt_rt *rt = w->rt;
-
 	/* seq_cst: pairs with complete()'s decrement + shutdown check */
 	return atomic_load(&rt->shutdown) &&
-	       atomic_load(&rt->tasks_unfinished) == 0 && !w->lifo &&
-	       urt__lq_len(&w->lq) == 0 && urt__ring_inflight(w->ring) == 0;
+	       atomic_load(&rt->tasks_unfinished) == 0;
 }
 
+static bool shutdown_done(struct urt__worker *w)
+{
+	/* A routed cancel may still be on its way to this ring. */
+	return tasks_done(w->rt) && atomic_load(&w->rt->msgs_inflight) == 0 &&
+	       !atomic_load(&w->lifo) && urt__lq_len(&w->lq) == 0 &&
+	       urt__ring_inflight(w->ring) == 0;
+}
+
+/*
+ * The parking re-check. Sibling queues count only while nobody searches: a
+ * producer that saw a searcher relies on it, and a searcher re-checks here
+ * before it parks (after leaving the search), so a non-searching worker
+ * may sleep instead of spinning while up to half the workers search.
+ */
 static bool work_visible(struct urt__worker *w)
 {
 	struct urt_rt *rt = w->rt;
 
 	if (atomic_load(&rt->inject_len))
 		return true;
-	if (atomic_load(&rt->shutdown) &&
-	    atomic_load(&rt->tasks_unfinished) == 0)
-		return true;
+	if (tasks_done(rt))
+		return shutdown_done(w); /* else wait for the CQEs owed */
+	if (atomic_load(&rt->num_searching))
+		return false;
 	for (unsigned i = 0; i < rt->nworkers; i++) {
 		struct urt__lq *q = &rt->workers[i].lq;
 		/* seq_cst: the re-check half of the parking argument */
@@ -330,7 +399,26 @@ static void park(struct urt__worker *w)
 	atomic_store(&w->park, URT__W_PARKED); /* seq_cst */
 	if (!work_visible(w)) {
 		count(&w->parks, 1);
-		(void)urt__ring_reap(w->ring, true);
+		/* Parked, this worker's events would wait unseen. */
+		urt__trace_flush(w);
+		URT_PROBE(park, w->id, URT_TRP_IDLE);
+		/*
+		 * While a sibling runs, wake now and then to look for a stuck
+		 * one (a LIFO task behind a blocking poll: steal_lifo). All
+		 * idle: sleep until a CQE.
+		 */
+		uint64_t tmo = 0;
+		if (rt->long_poll_ns &&
+		    atomic_load_explicit(&rt->num_parked,
+					 memory_order_relaxed) < rt->nworkers)
+			tmo = rt->long_poll_ns / 2;
+		(void)urt__ring_reap_timeout(w->ring, true, tmo);
+		URT_PROBE(unpark, w->id,
+			  atomic_load_explicit(&w->park,
+					       memory_order_relaxed) ==
+					  URT__W_NOTIFIED
+				  ? URT_TRP_NOTIFIED
+				  : URT_TRP_EVENT);
 	}
 	prev = atomic_exchange(&w->park, URT__W_RUNNING);
 	atomic_fetch_sub(&rt->num_parked, 1);
@@ -359,10 +447,14 @@ static void poll_clock(struct urt__worker *w, uint64_t next_id)
 	if (!w->rt->long_poll_ns)
 		return;
 	now = coarse_ns();
-	if (w->poll_task && now - w->poll_start >= w->rt->long_poll_ns)
-		urt__note_long_poll(w, w->poll_task, now - w->poll_start);
-	w->poll_start = now;
-	w->poll_task = next_id;
+	uint64_t task = atomic_load_explicit(&w->poll_task,
+					     memory_order_relaxed);
+	uint64_t start = atomic_load_explicit(&w->poll_start,
+					      memory_order_relaxed);
+	if (task && now - start >= w->rt->long_poll_ns)
+		urt__note_long_poll(w, task, now - start);
+	atomic_store_explicit(&w->poll_start, now, memory_order_relaxed);
+	atomic_store_explicit(&w->poll_task, next_id, memory_order_relaxed);
 }
 
 static void run(struct urt__worker *w, struct urt_task *t)
@@ -389,10 +481,11 @@ static void worker_loop(struct urt__worker *w)
 			continue;
 		}
 		w->tick++;
-		if (w->poll_task)
+		if (atomic_load_explicit(&w->poll_task, memory_order_relaxed))
 			poll_clock(w, 0);
 		/* Out of tasks: submit what polls prepared, reap. */
-		if (urt__ring_reap(w->ring, false) > 0 || w->lifo ||
+		if (urt__ring_reap(w->ring, false) > 0 ||
+		    atomic_load_explicit(&w->lifo, memory_order_relaxed) ||
 		    urt__lq_len(&w->lq))
 			continue;
 		if (start_searching(w) && (t = steal_work(w))) {
@@ -403,8 +496,20 @@ static void worker_loop(struct urt__worker *w)
 		}
 		if (shutdown_done(w))
 			break;
+		/*
+		 * Every task ended, but ops they left behind (a finished task
+		 * need not await all it started) would keep this ring busy
+		 * until they complete by themselves: cancel them all, once.
+		 */
+		if (tasks_done(w->rt) && !w->cancelled_all &&
+		    urt__ring_inflight(w->ring)) {
+			w->cancelled_all = true;
+			(void)urt__ring_cancel_all(w->ring);
+			continue;
+		}
 		park(w);
 	}
+	stop_searching(w, false);
 }
 
 void *urt__worker_main(void *arg)
@@ -445,9 +550,14 @@ void *urt__worker_main(void *arg)
 	err = rt->start_err;
 	pthread_mutex_unlock(&rt->start_lock);
 	if (!err) {
+		URT_PROBE(worker_start, w->id, (int)gettid());
 		worker_loop(w);
 		publish_ring_stats(w);
+		urt__trace_flush(w);
+		URT_PROBE(worker_stop, w->id, (int)gettid());
 	}
+	free(w->tbuf);
+	w->tbuf = NULL;
 	atomic_store(&w->park, URT__W_EXITED);
 	urt__ring_free(w->ring);
 	w->ring = NULL;

@@ -48,12 +48,18 @@ static void task_free(struct urt_task *t)
 {
 	struct urt_rt *rt = t->rt;
 
-	if (t->fut->vt->drop)
-		t->fut->vt->drop(t->fut);
+	/*
+	 * Leave the runtime first, drop last: a drop hook may release a
+	 * thread that frees the runtime (block_on returns, then the caller
+	 * calls urt_rt_free), and this may be a plain thread that
+	 * urt_rt_free does not wait for.
+	 */
 	reg_remove(rt, t);
-	free(t); /* a frame shares the header's allocation */
 	/* release: pairs with urt_rt_stats readers; ordering only */
 	atomic_fetch_sub_explicit(&rt->tasks_live, 1, memory_order_release);
+	if (t->fut->vt->drop)
+		t->fut->vt->drop(t->fut);
+	free(t); /* a frame shares the header's allocation */
 }
 
 void urt__task_unref(struct urt_task *t)
@@ -61,7 +67,8 @@ void urt__task_unref(struct urt_task *t)
 	/* acq_rel: our writes to the task happen-before its free, and the
 	 * last holder sees every other holder's writes (no fence: TSan
 	 * cannot model fences). */
-	if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1)
+	if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1 &&
+	    !t->rt->reaping_leaked)
 		task_free(t);
 }
 
@@ -133,11 +140,14 @@ static int spawn(struct urt_rt *rt, struct urt_task *t, struct urt_future *fut,
 	/* relaxed: ids only need to be unique */
 	t->id = atomic_fetch_add_explicit(&rt->next_id, 1,
 					  memory_order_relaxed);
+	/* Counted before it is registered: once shutdown can see it, the
+	 * workers must not think every task has finished. */
+	atomic_fetch_add(&rt->tasks_unfinished, 1);
 	err = reg_add(rt, t);
-	if (err)
+	if (err) {
+		atomic_fetch_sub(&rt->tasks_unfinished, 1);
 		return err;
-	atomic_fetch_add_explicit(&rt->tasks_unfinished, 1,
-				  memory_order_relaxed);
+	}
 	atomic_fetch_add_explicit(&rt->tasks_live, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&rt->tasks_spawned, 1, memory_order_relaxed);
 	if (h) {
@@ -145,6 +155,12 @@ static int spawn(struct urt_rt *rt, struct urt_task *t, struct urt_future *fut,
 		h->task = t;
 		h->cancelled = 0;
 	}
+	struct urt__worker *cw = urt__current_worker();
+	if (cw && cw->rt == rt)
+		URT_TREC(cw, URT_TR_SPAWN, t->id,
+			 cw->cx.task ? cw->cx.task->id : 0, 0);
+	else
+		URT_PROBE(spawn, t->id, (uint64_t)0, -1);
 	urt__schedule(rt, t, URT__SCHED_SPAWN);
 	return 0;
 }
@@ -193,6 +209,9 @@ int urt_task_spawn_frame(struct urt_rt *rt, void *frame,
 	t = (struct urt_task *)frame - 1;
 	if (!(t->flags & URT__TF_FRAME) || !valid_future(frame_fut(t)))
 		return -EINVAL;
+	/* relaxed: a frame spawned before holds references (misuse) */
+	if (atomic_load_explicit(&t->refs, memory_order_relaxed))
+		return -EBUSY;
 	return spawn(rt, t, frame_fut(t), h);
 }
 
@@ -213,8 +232,12 @@ void urt__task_wake(struct urt_task *t)
 			    memory_order_relaxed))
 			break;
 	}
-	if (s & URT__T_RUNNING)
-		return; /* the runner sees NOTIFIED and re-queues it */
+	if (s & URT__T_RUNNING) {
+		/* the runner sees NOTIFIED and re-queues it */
+		URT_TREC(urt__current_worker(), URT_TR_WAKE, t->id, 0,
+			 URT_TRW_RUNNING);
+		return;
+	}
 	urt__task_ref(t); /* the queued ref */
 	urt__schedule(t->rt, t, URT__SCHED_WAKE);
 }
@@ -242,6 +265,11 @@ static void complete(struct urt_task *t, int res)
 	struct urt_rt *rt = t->rt;
 	uint32_t s = atomic_load_explicit(&t->state, memory_order_relaxed);
 
+	URT_TREC(urt__current_worker(), URT_TR_EXIT, t->id, 0, (uint32_t)res);
+	/* Counted before the joiner can see COMPLETE, so that a joiner's
+	 * urt_rt_stats already includes this task. */
+	atomic_fetch_add_explicit(&rt->tasks_completed, 1,
+				  memory_order_relaxed);
 	t->u.result = res;
 	/* acq_rel: release publishes result to the joiner; acquire pairs
 	 * with the joiner's release of join_waker. */
@@ -253,8 +281,6 @@ static void complete(struct urt_task *t, int res)
 	if (s & URT__T_JOIN_WAKER)
 		wake_joiner(atomic_load_explicit(&t->join_waker,
 						 memory_order_relaxed));
-	atomic_fetch_add_explicit(&rt->tasks_completed, 1,
-				  memory_order_relaxed);
 	/* seq_cst: pairs with the parking worker's check in sched.c */
 	if (atomic_fetch_sub(&rt->tasks_unfinished, 1) == 1 &&
 	    atomic_load(&rt->shutdown))
@@ -270,6 +296,27 @@ static void cancel_ops(struct urt__worker *w, struct urt_task *t)
 		urt__op_cancel(op, w);
 }
 
+/*
+ * Remembers which worker polls t, and reports a migration (urt:migrate:
+ * task, from, to, reason) when that changed since the last poll.
+ */
+static void note_worker(struct urt__worker *w, struct urt_task *t)
+{
+	uint32_t f = t->flags;
+	uint32_t last = f >> URT__TF_LAST_SHIFT;
+
+	if (last && last - 1 != w->id) {
+		int why = f & URT__TF_STOLEN	  ? URT_TRM_STOLEN
+			  : f & URT__TF_INJECTED ? URT_TRM_INJECT
+						 : URT_TRM_WOKEN;
+		URT_PROBE(migrate, t->id, last - 1, w->id, why);
+		(void)why;
+	}
+	f &= (1u << URT__TF_LAST_SHIFT) - 1;
+	f &= ~(uint32_t)(URT__TF_STOLEN | URT__TF_INJECTED);
+	t->flags = f | (w->id + 1) << URT__TF_LAST_SHIFT;
+}
+
 void urt__task_run(struct urt__worker *w, struct urt_task *t)
 {
 	uint32_t s = atomic_load_explicit(&t->state, memory_order_relaxed);
@@ -282,8 +329,10 @@ void urt__task_run(struct urt__worker *w, struct urt_task *t)
 		;
 	w->cx.task = t;
 	w->cx.budget = URT__BUDGET;
+	note_worker(w, t);
 	if ((s & URT__T_ABORT) && !(t->flags & URT__TF_ABORTING)) {
 		t->flags |= URT__TF_ABORTING;
+		URT_PROBE(abort, t->id, w->id);
 		cancel_ops(w, t);
 		if (!t->fut->vt->cancel) {
 			/* Droppable at any suspension point. */
@@ -293,7 +342,9 @@ void urt__task_run(struct urt__worker *w, struct urt_task *t)
 		}
 		t->fut->vt->cancel(t->fut, &w->cx);
 	}
+	URT_TREC(w, URT_TR_POLL_BEGIN, t->id, 0, urt__lq_len(&w->lq));
 	res = urt_future_poll(t->fut, &w->cx);
+	URT_TREC(w, URT_TR_POLL_END, t->id, 0, res != URT_PENDING);
 	atomic_fetch_add_explicit(&w->polls, 1, memory_order_relaxed);
 	w->cx.task = NULL;
 	if (res != URT_PENDING) {
@@ -506,6 +557,7 @@ int urt_task_join_blocking(struct urt_task_handle *h)
 {
 	struct urt__thread_waiter tw = { .done = false };
 	struct urt_task *t;
+	struct urt_rt *rt;
 	int res;
 
 	if (!h || !h->task)
@@ -513,6 +565,9 @@ int urt_task_join_blocking(struct urt_task_handle *h)
 	if (urt__current_worker())
 		return -EDEADLK;
 	t = h->task;
+	rt = t->rt;
+	/* urt_rt_free waits for us before it frees leftover tasks */
+	atomic_fetch_add(&rt->blocked_joiners, 1);
 	if (!(atomic_load_explicit(&t->state, memory_order_acquire) &
 	      URT__T_COMPLETE) &&
 	    reclaim_waker(t)) {
@@ -528,6 +583,7 @@ int urt_task_join_blocking(struct urt_task_handle *h)
 		pthread_mutex_destroy(&tw.mu);
 	}
 	res = take_result(h);
+	atomic_fetch_sub(&rt->blocked_joiners, 1); /* last touch of rt */
 	return res;
 }
 
@@ -565,19 +621,38 @@ void urt__task_abort_all(struct urt_rt *rt)
 
 uint64_t urt__task_free_leaked(struct urt_rt *rt)
 {
-	uint64_t n = 0;
+	struct urt_task **v;
+	size_t n = 0, cap = 0;
 
-	/* Workers are joined: single-threaded from here. Every task left
-	 * is complete and held only by a handle or a stored waker. */
+	/*
+	 * Workers are joined: single-threaded from here. Every task left is
+	 * complete and held only by a handle or a stored waker. Two passes:
+	 * every drop hook first (one may detach another leftover task's
+	 * handle: reaping_leaked keeps that from freeing it under us), then
+	 * every header.
+	 */
+	for (unsigned k = 0; k < rt->nshards; k++)
+		cap += rt->shards[k].len;
+	if (!cap)
+		return 0;
+	v = malloc(cap * sizeof(*v));
+	rt->reaping_leaked = true;
 	for (unsigned k = 0; k < rt->nshards; k++) {
 		struct urt__reg_shard *sh = &rt->shards[k];
-		while (sh->len) {
-			struct urt_task *t = sh->v[sh->len - 1];
-			atomic_store_explicit(&t->refs, 0,
-					      memory_order_relaxed);
-			task_free(t);
-			n++;
+		for (size_t i = 0; i < sh->len; i++) {
+			if (v)
+				v[n++] = sh->v[i];
+			else if (sh->v[i]->fut->vt->drop)
+				sh->v[i]->fut->vt->drop(sh->v[i]->fut);
 		}
+		sh->len = 0;
 	}
-	return n;
+	for (size_t i = 0; i < n; i++)
+		if (v[i]->fut->vt->drop)
+			v[i]->fut->vt->drop(v[i]->fut);
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+	atomic_fetch_sub_explicit(&rt->tasks_live, cap, memory_order_relaxed);
+	return cap;
 }

@@ -1,0 +1,747 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Channels: ordering, backpressure, close from either side, item hand-back
+ * and destructor, thread<->task both ways, many senders, blocking timeouts,
+ * oneshot, watch, and abort / select-cancel of waiting sends and recvs.
+ * Every test ends with a clean shutdown.
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "harness.h"
+
+#define MS 1000000ull
+
+static void nap_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+/* --- reusable tasks -------------------------------------------------- */
+
+/* Receives until end of stream; checks per-sender order of (id, seq). */
+struct item {
+	uint32_t sender, seq;
+};
+
+struct rx_task {
+	struct urt_co co;
+	struct urt_chan_op op;
+	struct urt_chan *ch;
+	struct item it;
+	uint32_t next[16]; /* expected seq per sender */
+	uint64_t got;
+	int bad, r;
+	atomic_int waiting;
+};
+
+H_CO(rx_run)
+{
+	struct rx_task *t = (struct rx_task *)co;
+
+	URT_BEGIN(co);
+	for (;;) {
+		atomic_store(&t->waiting, 1);
+		URT_AWAIT(co, cx, urt_chan_recv(&t->op, t->ch, &t->it), t->r);
+		if (t->r < 0)
+			break;
+		if (t->it.sender >= 16 || t->it.seq != t->next[t->it.sender])
+			t->bad++;
+		else
+			t->next[t->it.sender]++;
+		t->got++;
+	}
+	URT_END(co, t->r == -EPIPE ? 0 : t->r);
+}
+
+/* Sends n items (id, 0..n-1). */
+struct tx_task {
+	struct urt_co co;
+	struct urt_chan_op op;
+	struct urt_chan *ch;
+	struct item it;
+	uint32_t id, n;
+	int r;
+	atomic_int waiting;
+};
+
+H_CO(tx_run)
+{
+	struct tx_task *t = (struct tx_task *)co;
+
+	URT_BEGIN(co);
+	for (t->it.seq = 0; t->it.seq < t->n; t->it.seq++) {
+		t->it.sender = t->id;
+		atomic_store(&t->waiting, 1);
+		URT_AWAIT(co, cx, urt_chan_send(&t->op, t->ch, &t->it), t->r);
+		if (t->r < 0)
+			URT_RETURN(co, t->r);
+	}
+	URT_END(co, 0);
+}
+
+struct thr_tx {
+	struct urt_chan *ch;
+	uint32_t id, n;
+	int err;
+	bool drop; /* drop its sender reference at the end */
+};
+
+static void *thr_tx_main(void *arg)
+{
+	struct thr_tx *a = arg;
+
+	for (uint32_t i = 0; i < a->n && !a->err; i++) {
+		struct item it = { a->id, i };
+		a->err = urt_chan_send_blocking(a->ch, &it, URT_FOREVER);
+	}
+	if (a->drop)
+		urt_chan_sender_drop(a->ch);
+	return NULL;
+}
+
+/* --- ordering, backpressure ------------------------------------------ */
+
+static void test_chan_task_to_task_keeps_order(void **state)
+{
+	struct urt_rt *rt = h_rt(2);
+	struct rx_task rx = { 0 };
+	struct tx_task tx = { 0 };
+	struct urt_task_handle hr, ht;
+	struct urt_chan *ch;
+
+	(void)state;
+	assert_int_equal(urt_chan_new(&ch, sizeof(struct item), 4, NULL), 0);
+	rx.ch = tx.ch = ch;
+	tx.n = 5000;
+	urt_co_init(&rx.co, rx_run);
+	urt_co_init(&tx.co, tx_run);
+	assert_int_equal(urt_task_spawn(rt, &rx.co.base, &hr), 0);
+	assert_int_equal(urt_task_spawn(rt, &tx.co.base, &ht), 0);
+	assert_int_equal(urt_task_join_blocking(&ht), 0);
+	urt_chan_sender_drop(ch);
+	assert_int_equal(urt_task_join_blocking(&hr), 0);
+	assert_int_equal(rx.got, 5000);
+	assert_int_equal(rx.bad, 0);
+	urt_chan_receiver_drop(ch);
+	h_rt_free_clean(rt);
+}
+
+static void test_chan_bounded_sender_task_waits_for_room(void **state)
+{
+	struct urt_rt *rt = h_rt(2);
+	struct tx_task tx = { 0 };
+	struct urt_task_handle ht;
+	struct urt_chan *ch;
+	struct item it;
+
+	(void)state;
+	assert_int_equal(urt_chan_new(&ch, sizeof(struct item), 2, NULL), 0);
+	tx.ch = ch;
+	tx.n = 3;
+	urt_co_init(&tx.co, tx_run);
+	assert_int_equal(urt_task_spawn(rt, &tx.co.base, &ht), 0);
+	while (urt_chan_len(ch) < 2)
+		nap_ms(1);
+	nap_ms(20);
+	/* Full: the third send waits; nothing is dropped or overwritten. */
+	assert_int_equal(urt_chan_len(ch), 2);
+	assert_int_equal(urt_chan_try_send(ch, &it), -EAGAIN);
+	assert_int_equal(urt_chan_try_recv(ch, &it), 0);
+	assert_int_equal(it.seq, 0);
+	/* Room made: the waiting sender's item moved in, in order. */
+	assert_int_equal(urt_task_join_blocking(&ht), 0);
+	assert_int_equal(urt_chan_try_recv(ch, &it), 0);
+	assert_int_equal(it.seq, 1);
+	assert_int_equal(urt_chan_try_recv(ch, &it), 0);
+	assert_int_equal(it.seq, 2);
+	assert_int_equal(urt_chan_try_recv(ch, &it), -EAGAIN);
+	urt_chan_sender_drop(ch);
+	assert_int_equal(urt_chan_try_recv(ch, &it), -EPIPE);
+	urt_chan_receiver_drop(ch);
+	h_rt_free_clean(rt);
+}
+
+static void test_chan_blocking_send_on_full_times_out_with_etime(void **state)
+{
+	struct urt_rt *rt = h_rt(1);
+	struct urt_chan *ch;
+	int v = 1, out = 0;
+	uint64_t t0;
+
+	(void)state;
+	assert_int_equal(urt_chan_new(&ch, sizeof(int), 1, NULL), 0);
+	assert_int_equal(urt_chan_send_blocking(ch, &v, 0), 0);
+	v = 2;
+	t0 = urt_now_ns();
+	assert_int_equal(urt_chan_send_blocking(ch, &v, 20 * MS), -ETIME);
+	assert_true(urt_now_ns() - t0 >= 20 * MS);
+	assert_int_equal(urt_chan_recv_blocking(ch, &out, 0), 0);
+	assert_int_equal(out, 1);
+	/* The timed-out send left nothing behind. */
+	assert_int_equal(urt_chan_recv_blocking(ch, &out, 0), -ETIME);
+	t0 = urt_now_ns();
+	assert_int_equal(urt_chan_recv_blocking(ch, &out, 20 * MS), -ETIME);
+	assert_true(urt_now_ns() - t0 >= 20 * MS);
+	urt_chan_sender_drop(ch);
+	urt_chan_receiver_drop(ch);
+	h_rt_free_clean(rt);
+}
+
+/* --- close semantics ------------------------------------------------- */
+
+static atomic_int freed;
+
+static void count_free(void *item)
+{
+	free(*(void **)item);
+	atomic_fetch_add(&freed, 1);
+}
+
+static void test_chan_receiver_sees_end_after_last_message(void **state)
+{
+	struct urt_rt *rt = h_rt(2);
+	struct rx_task rx = { 0 };
+	struct urt_task_handle hr;
+	struct urt_chan *ch;
+
+	(void)state;
+	assert_int_equal(urt_chan_new(&ch, sizeof(struct item), 0, NULL), 0);
+	for (uint32_t i = 0; i < 100; i++) {
+		struct item it = { 0, i };
+		assert_int_equal(urt_chan_try_send(ch, &it), 0);
+	}
+	urt_chan_sender_drop(ch); /* closed, 100 still queued */
+	rx.ch = ch;
+	urt_co_init(&rx.co, rx_run);
+	assert_int_equal(urt_task_spawn(rt, &rx.co.base, &hr), 0);
+	assert_int_equal(urt_task_join_blocking(&hr), 0); /* saw -EPIPE */
+	assert_int_equal(rx.got, 100);
+	assert_int_equal(rx.bad, 0);
+	urt_chan_receiver_drop(ch);
+	h_rt_free_clean(rt);
+}
+
+struct send_once {
+	struct urt_co co;
+	struct urt_chan_op op;
+	struct urt_chan *ch;
+	void *item;
+	int r;
+	atomic_int waiting;
+};
+
+H_CO(send_once_run)
+{
+	struct send_once *s = (struct send_once *)co;
+
+	URT_BEGIN(co);
+	atomic_store(&s->waiting, 1);
+	URT_AWAIT(co, cx, urt_chan_send(&s->op, s->ch, s->item), s->r);
+	URT_END(co, s->r);
+}
+
+static void test_chan_send_after_close_returns_epipe_and_hands_item_back(
+	void **state)
+{
+	struct urt_rt *rt = h_rt(1);
+	struct send_once s = { 0 };
+	struct urt_chan *ch;
+	void *p = malloc(16), *q = p;
+
+	(void)state;
+	atomic_store(&freed, 0);
+	assert_int_equal(urt_chan_new(&ch, sizeof(void *), 4, count_free), 0);
+	urt_chan_close(ch); /* either side may close */
+	assert_int_equal(urt_chan_try_send(ch, &p), -EPIPE);
+	assert_int_equal(urt_chan_send_blocking(ch, &p, URT_FOREVER), -EPIPE);
+	s.ch = ch;
+	s.item = &p;
+	urt_co_init(&s.co, send_once_run);
+	assert_int_equal(urt_block_on(rt, &s.co.base), -EPIPE);
+	/* Not taken: still ours, never passed to item_free. */
+	assert_ptr_equal(p, q);
+	assert_int_equal(atomic_load(&freed), 0);
+	free(p);
+	urt_chan_sender_drop(ch);
+	urt_chan_receiver_drop(ch);
+	h_rt_free_clean(rt);
+}
+
+static void test_chan_receiver_drop_frees_unreceived_and_fails_waiting_sender(
+	void **state)
+{
+	struct urt_rt *rt = h_rt(2);
+	struct send_once s = { 0 };
+	struct urt_task_handle h;
+	struct urt_chan *ch;
+	void *waiting_item = malloc(8);
+
+	(void)state;
+	atomic_store(&freed, 0);
+	assert_int_equal(urt_chan_new(&ch, sizeof(void *), 3, count_free), 0);
+	for (int i = 0; i < 3; i++) {
+		void *p = malloc(32);
+		assert_int_equal(urt_chan_try_send(ch, &p), 0);
+	}
+	s.ch = ch;
+	s.item = &waiting_item;
+	urt_co_init(&s.co, send_once_run);
+	assert_int_equal(urt_task_spawn(rt, &s.co.base, &h), 0);
+	while (!atomic_load(&s.waiting))
+		nap_ms(1);
+	nap_ms(10);
+	urt_chan_receiver_drop(ch);
+	/* Every queued item went to item_free (ASan: no leak). */
+	assert_int_equal(atomic_load(&freed), 3);
+	/* The waiting sender was woken with -EPIPE; its item is its own. */
+	assert_int_equal(urt_task_join_blocking(&h), -EPIPE);
+	free(waiting_item);
+	assert_int_equal(atomic_load(&freed), 3);
+	urt_chan_sender_drop(ch);
+	h_rt_free_clean(rt);
+}
+
+static void test_chan_unbounded_grows_and_keeps_order(void **state)
+{
+	struct urt_rt *rt = h_rt(1);
+	struct urt_chan *ch;
+	uint32_t v;
+
+	(void)state;
+	assert_int_equal(urt_chan_new(&ch, sizeof(v), 0, NULL), 0);
+	for (v = 0; v < 10; v++)
+		assert_int_equal(urt_chan_try_send(ch, &v), 0);
+	for (uint32_t i = 0; i < 5; i++) { /* wrap the ring, then grow */
+		assert_int_equal(urt_chan_try_recv(ch, &v), 0);
+		assert_int_equal(v, i);
+	}
+	for (v = 10; v < 1000; v++)
+		assert_int_equal(urt_chan_try_send(ch, &v), 0);
+	assert_int_equal(urt_chan_len(ch), 995);
+	for (uint32_t i = 5; i < 1000; i++) {
+		assert_int_equal(urt_chan_try_recv(ch, &v), 0);
+		assert_int_equal(v, i);
+	}
+	urt_chan_sender_drop(ch);
+	urt_chan_receiver_drop(ch);
+	h_rt_free_clean(rt);
+}
+
+/* --- threads and tasks ----------------------------------------------- */
+
+static void test_chan_thread_to_task_blocking_sender(void **state)
+{
+	struct urt_rt *rt = h_rt(2);
+	struct rx_task rx = { 0 };
+	struct urt_task_handle hr;
+	struct thr_tx a = { 0 };
+	struct urt_chan *ch;
+	pthread_t th;
+
+	(void)state;
+	assert_int_equal(urt_chan_new(&ch, sizeof(struct item), 8, NULL), 0);
+	rx.ch = ch;
+	urt_co_init(&rx.co, rx_run);
+	assert_int_equal(urt_task_spawn(rt, &rx.co.base, &hr), 0);
+	a = (struct thr_tx){ .ch = ch, .id = 3, .n = 20000, .drop = true };
+	pthread_create(&th, NULL, thr_tx_main, &a);
+	pthread_join(th, NULL);
+	assert_int_equal(a.err, 0);
+	assert_int_equal(urt_task_join_blocking(&hr), 0);
+	assert_int_equal(rx.got, 20000);
+	assert_int_equal(rx.bad, 0);
+	urt_chan_receiver_drop(ch);
+	h_rt_free_clean(rt);
+}
+
+struct thr_rx {
+	struct urt_chan *ch;
+	uint64_t got;
+	int bad, end;
+};
+
+static void *thr_rx_main(void *arg)
+{
+	struct thr_rx *a = arg;
+	struct item it;
+	uint32_t next = 0;
+
+	while ((a->end = urt_chan_recv_blocking(a->ch, &it, URT_FOREVER)) ==
+	       0) {
+		if (it.seq != next++)
+			a->bad++;
+		a->got++;
+	}
+	return NULL;
+}
+
+static void test_chan_task_to_thread_blocking_receiver(void **state)
+{
+	struct urt_rt *rt = h_rt(2);
+	struct tx_task tx = { 0 };
+	struct urt_task_handle ht;
+	struct thr_rx a = { 0 };
+	struct urt_chan *ch;
+	pthread_t th;
+
+	(void)state;
+	assert_int_equal(urt_chan_new(&ch, sizeof(struct item), 4, NULL), 0);
+	a.ch = ch;
+	pthread_create(&th, NULL, thr_rx_main, &a);
+	tx.ch = ch;
+	tx.n = 20000;
+	urt_co_init(&tx.co, tx_run);
+	assert_int_equal(urt_task_spawn(rt, &tx.co.base, &ht), 0);
+	assert_int_equal(urt_task_join_blocking(&ht), 0);
+	urt_chan_sender_drop(ch);
+	pthread_join(th, NULL);
+	assert_int_equal(a.got, 20000);
+	assert_int_equal(a.bad, 0);
+	assert_int_equal(a.end, -EPIPE);
+	urt_chan_receiver_drop(ch);
+	h_rt_free_clean(rt);
+}
+
+static void test_chan_many_senders_threads_and_tasks_keep_order(void **state)
+{
+	struct urt_rt *rt = h_rt(2);
+	struct rx_task rx = { 0 };
+	struct tx_task tx[4] = { 0 };
+	struct urt_task_handle hr, ht[4];
+	struct thr_tx a[4];
+	pthread_t th[4];
+	struct urt_chan *ch;
+
+	(void)state;
+	assert_int_equal(urt_chan_new(&ch, sizeof(struct item), 16, NULL), 0);
+	rx.ch = ch;
+	urt_co_init(&rx.co, rx_run);
+	assert_int_equal(urt_task_spawn(rt, &rx.co.base, &hr), 0);
+	for (uint32_t i = 0; i < 4; i++) {
+		a[i] = (struct thr_tx){ .ch = urt_chan_sender_clone(ch),
+					.id = i, .n = 3000, .drop = true };
+		pthread_create(&th[i], NULL, thr_tx_main, &a[i]);
+		tx[i].ch = ch;
+		tx[i].id = 4 + i;
+		tx[i].n = 3000;
+		urt_co_init(&tx[i].co, tx_run);
+		assert_int_equal(urt_task_spawn(rt, &tx[i].co.base, &ht[i]),
+				 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(a[i].err, 0);
+		assert_int_equal(urt_task_join_blocking(&ht[i]), 0);
+	}
+	urt_chan_sender_drop(ch); /* the last sender: end of stream */
+	assert_int_equal(urt_task_join_blocking(&hr), 0);
+	assert_int_equal(rx.got, 8 * 3000);
+	assert_int_equal(rx.bad, 0);
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(rx.next[i], 3000);
+	urt_chan_receiver_drop(ch);
+	h_rt_free_clean(rt);
+}
+
+struct deadlk_fut {
+	struct urt_future base;
+	struct urt_chan *ch;
+};
+
+static int deadlk_poll(struct urt_future *f, struct urt_cx *cx)
+{
+	int v = 0;
+
+	(void)cx;
+	return urt_chan_recv_blocking(((struct deadlk_fut *)f)->ch, &v,
+				      URT_FOREVER);
+}
+
+static const struct urt_future_vt deadlk_vt = { .poll = deadlk_poll };
+
+static void test_chan_blocking_call_on_worker_returns_edeadlk(void **state)
+{
+	struct urt_rt *rt = h_rt(1);
+	struct deadlk_fut f = { .base.vt = &deadlk_vt };
+
+	(void)state;
+	assert_int_equal(urt_chan_new(&f.ch, sizeof(int), 1, NULL), 0);
+	assert_int_equal(urt_block_on(rt, &f.base), -EDEADLK);
+	urt_chan_sender_drop(f.ch);
+	urt_chan_receiver_drop(f.ch);
+	h_rt_free_clean(rt);
+}
+
+/* --- cancellation ---------------------------------------------------- */
+
+static void test_chan_abort_task_blocked_in_recv_leaves_channel_usable(
+	void **state)
+{
+	struct urt_rt *rt = h_rt(2);
+	struct rx_task rx = { 0 }, rx2 = { 0 };
+	struct urt_task_handle hr;
+	struct urt_chan *ch;
+	struct item it = { 0, 0 };
+
+	(void)state;
+	assert_int_equal(urt_chan_new(&ch, sizeof(struct item), 2, NULL), 0);
+	rx.ch = ch;
+	urt_co_init(&rx.co, rx_run);
+	assert_int_equal(urt_task_spawn(rt, &rx.co.base, &hr), 0);
+	while (!atomic_load(&rx.waiting))
+		nap_ms(1);
+	nap_ms(10);
+	assert_int_equal(urt_task_abort(&hr), 0);
+	assert_int_equal(urt_task_join_blocking(&hr), -ECANCELED);
+	assert_int_equal(rx.got, 0);
+	/* The waiter is gone: a later recv gets the next item. */
+	assert_int_equal(urt_chan_try_send(ch, &it), 0);
+	urt_chan_sender_drop(ch);
+	rx2.ch = ch;
+	urt_co_init(&rx2.co, rx_run);
+	assert_int_equal(urt_block_on(rt, &rx2.co.base), 0);
+	assert_int_equal(rx2.got, 1);
+	urt_chan_receiver_drop(ch);
+	h_rt_free_clean(rt);
+}
+
+static void test_chan_abort_task_blocked_in_send_takes_nothing(void **state)
+{
+	struct urt_rt *rt = h_rt(2);
+	struct send_once s = { 0 };
+	struct urt_task_handle h;
+	struct urt_chan *ch;
+	int one = 1, two = 2, three = 3, v = 0;
+
+	(void)state;
+	assert_int_equal(urt_chan_new(&ch, sizeof(int), 1, NULL), 0);
+	assert_int_equal(urt_chan_try_send(ch, &one), 0);
+	s.ch = ch;
+	s.item = &two;
+	urt_co_init(&s.co, send_once_run);
+	assert_int_equal(urt_task_spawn(rt, &s.co.base, &h), 0);
+	while (!atomic_load(&s.waiting))
+		nap_ms(1);
+	nap_ms(10);
+	urt_task_abort(&h);
+	assert_int_equal(urt_task_join_blocking(&h), -ECANCELED);
+	assert_int_equal(urt_chan_try_recv(ch, &v), 0);
+	assert_int_equal(v, 1);
+	/* The aborted sender's item did not slip in; the queue works. */
+	assert_int_equal(urt_chan_try_recv(ch, &v), -EAGAIN);
+	assert_int_equal(urt_chan_try_send(ch, &three), 0);
+	assert_int_equal(urt_chan_try_recv(ch, &v), 0);
+	assert_int_equal(v, 3);
+	urt_chan_sender_drop(ch);
+	urt_chan_receiver_drop(ch);
+	h_rt_free_clean(rt);
+}
+
+/* select(recv, sleep): the sleep wins, the recv is cancelled and drained;
+ * a value sent afterwards is received by a fresh recv, not lost. */
+struct sel_task {
+	struct urt_co co;
+	struct urt_chan_op op, op2;
+	struct urt_op sleep;
+	struct urt_select sel;
+	struct urt_future *futs[2];
+	int results[2];
+	struct urt_chan *ch;
+	int v, r;
+};
+
+H_CO(sel_run)
+{
+	struct sel_task *t = (struct sel_task *)co;
+
+	URT_BEGIN(co);
+	t->futs[0] = urt_chan_recv(&t->op, t->ch, &t->v);
+	t->futs[1] = urt_op_sleep(&t->sleep, 5 * MS);
+	URT_AWAIT(co, cx, urt_select_init(&t->sel, t->futs, t->results, 2),
+		  t->r);
+	if (t->r != 1 || t->results[0] != -ECANCELED)
+		URT_RETURN(co, -100);
+	if (urt_chan_try_send(t->ch, &(int){ 77 }))
+		URT_RETURN(co, -101);
+	URT_AWAIT(co, cx, urt_chan_recv(&t->op2, t->ch, &t->v), t->r);
+	URT_END(co, t->r ? t->r : t->v);
+}
+
+static void test_chan_select_cancelled_recv_loses_nothing(void **state)
+{
+	struct urt_rt *rt = h_rt(2);
+	struct sel_task t = { 0 };
+
+	(void)state;
+	assert_int_equal(urt_chan_new(&t.ch, sizeof(int), 1, NULL), 0);
+	urt_co_init(&t.co, sel_run);
+	assert_int_equal(urt_block_on(rt, &t.co.base), 77);
+	urt_chan_sender_drop(t.ch);
+	urt_chan_receiver_drop(t.ch);
+	h_rt_free_clean(rt);
+}
+
+/* --- oneshot --------------------------------------------------------- */
+
+static void test_oneshot_delivers_once_then_epipe(void **state)
+{
+	struct urt_rt *rt = h_rt(1);
+	struct urt_chan *ch;
+	int v = 5, out = 0;
+
+	(void)state;
+	assert_int_equal(urt_oneshot_new(&ch, sizeof(int), NULL), 0);
+	assert_int_equal(urt_chan_try_send(ch, &v), 0);
+	assert_int_equal(urt_chan_try_send(ch, &v), -EPIPE);
+	assert_int_equal(urt_chan_recv_blocking(ch, &out, URT_FOREVER), 0);
+	assert_int_equal(out, 5);
+	assert_int_equal(urt_chan_recv_blocking(ch, &out, URT_FOREVER), -EPIPE);
+	urt_chan_sender_drop(ch);
+	urt_chan_receiver_drop(ch);
+
+	/* Sender dropped without sending: the receiver sees the end. */
+	assert_int_equal(urt_oneshot_new(&ch, sizeof(int), NULL), 0);
+	urt_chan_sender_drop(ch);
+	assert_int_equal(urt_chan_recv_blocking(ch, &out, 10 * MS), -EPIPE);
+	urt_chan_receiver_drop(ch);
+	h_rt_free_clean(rt);
+}
+
+struct os_task {
+	struct urt_co co;
+	struct urt_chan_op op;
+	struct urt_chan *ch;
+	int v, r;
+};
+
+H_CO(os_run)
+{
+	struct os_task *t = (struct os_task *)co;
+
+	URT_BEGIN(co);
+	URT_AWAIT(co, cx, urt_chan_recv(&t->op, t->ch, &t->v), t->r);
+	URT_END(co, t->r ? t->r : t->v);
+}
+
+static void *os_thread(void *arg)
+{
+	int v = 42;
+
+	nap_ms(5);
+	urt_chan_try_send(arg, &v);
+	urt_chan_sender_drop(arg);
+	return NULL;
+}
+
+static void test_oneshot_thread_to_waiting_task(void **state)
+{
+	struct urt_rt *rt = h_rt(2);
+	struct os_task t = { 0 };
+	pthread_t th;
+
+	(void)state;
+	assert_int_equal(urt_oneshot_new(&t.ch, sizeof(int), NULL), 0);
+	pthread_create(&th, NULL, os_thread, t.ch);
+	urt_co_init(&t.co, os_run);
+	assert_int_equal(urt_block_on(rt, &t.co.base), 42);
+	pthread_join(th, NULL);
+	urt_chan_receiver_drop(t.ch);
+	h_rt_free_clean(rt);
+}
+
+/* --- watch ----------------------------------------------------------- */
+
+struct watch_task {
+	struct urt_co co;
+	struct urt_watch_op op;
+	struct urt_watch_rx rx;
+	int v, last, changes, r;
+};
+
+H_CO(watch_run)
+{
+	struct watch_task *t = (struct watch_task *)co;
+
+	URT_BEGIN(co);
+	for (;;) {
+		URT_AWAIT(co, cx, urt_watch_changed(&t->op, &t->rx), t->r);
+		if (t->r < 0)
+			break;
+		urt_watch_read(&t->rx, &t->v);
+		if (t->v < t->last)
+			URT_RETURN(co, -100); /* went back in time */
+		t->last = t->v;
+		t->changes++;
+	}
+	URT_END(co, t->r == -EPIPE ? 0 : t->r);
+}
+
+static void test_watch_task_sees_latest_value_then_close(void **state)
+{
+	struct urt_rt *rt = h_rt(2);
+	struct watch_task t = { 0 };
+	struct urt_task_handle h;
+	struct urt_watch_rx rx2;
+	struct urt_watch *w;
+	int v = 0;
+
+	(void)state;
+	assert_int_equal(urt_watch_new(&w, sizeof(int), &v), 0);
+	urt_watch_subscribe(w, &t.rx);
+	urt_watch_subscribe(w, &rx2);
+	urt_co_init(&t.co, watch_run);
+	assert_int_equal(urt_task_spawn(rt, &t.co.base, &h), 0);
+	for (v = 1; v <= 1000; v++)
+		assert_int_equal(urt_watch_send(w, &v), 0);
+	/* A thread receiver: a change is there, then none for 10 ms. */
+	assert_int_equal(urt_watch_changed_blocking(&rx2, URT_FOREVER), 0);
+	assert_int_equal(urt_watch_read(&rx2, &v), 1000);
+	assert_int_equal(v, 1000);
+	assert_int_equal(urt_watch_changed_blocking(&rx2, 10 * MS), -ETIME);
+	urt_watch_close(w);
+	assert_int_equal(urt_watch_changed_blocking(&rx2, URT_FOREVER), -EPIPE);
+	assert_int_equal(urt_task_join_blocking(&h), 0);
+	assert_int_equal(t.last, 1000); /* the newest value always arrives */
+	assert_true(t.changes >= 1 && t.changes <= 1000);
+	urt_watch_unsubscribe(&rx2);
+	urt_watch_unsubscribe(&t.rx);
+	h_rt_free_clean(rt);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_chan_task_to_task_keeps_order),
+		cmocka_unit_test(test_chan_bounded_sender_task_waits_for_room),
+		cmocka_unit_test(
+			test_chan_blocking_send_on_full_times_out_with_etime),
+		cmocka_unit_test(test_chan_receiver_sees_end_after_last_message),
+		cmocka_unit_test(
+			test_chan_send_after_close_returns_epipe_and_hands_item_back),
+		cmocka_unit_test(
+			test_chan_receiver_drop_frees_unreceived_and_fails_waiting_sender),
+		cmocka_unit_test(test_chan_unbounded_grows_and_keeps_order),
+		cmocka_unit_test(test_chan_thread_to_task_blocking_sender),
+		cmocka_unit_test(test_chan_task_to_thread_blocking_receiver),
+		cmocka_unit_test(
+			test_chan_many_senders_threads_and_tasks_keep_order),
+		cmocka_unit_test(
+			test_chan_blocking_call_on_worker_returns_edeadlk),
+		cmocka_unit_test(
+			test_chan_abort_task_blocked_in_recv_leaves_channel_usable),
+		cmocka_unit_test(
+			test_chan_abort_task_blocked_in_send_takes_nothing),
+		cmocka_unit_test(test_chan_select_cancelled_recv_loses_nothing),
+		cmocka_unit_test(test_oneshot_delivers_once_then_epipe),
+		cmocka_unit_test(test_oneshot_thread_to_waiting_task),
+		cmocka_unit_test(test_watch_task_sees_latest_value_then_close),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
