@@ -161,8 +161,7 @@ static void *pool_main(void *arg)
 		if (t) {
 			/* The ring wake path (inject queue + MSG_RING to a
 			 * parked worker); the ref keeps t alive until here. */
-			urt__task_wake(t);
-			urt__task_unref(t);
+			urt__task_wake_unref(t);
 		}
 		pthread_mutex_lock(&p->mu);
 	}

@@ -90,6 +90,10 @@ struct urt_cx {
 
 URT__HIDDEN void urt__task_ref(struct urt_task *t);
 URT__HIDDEN void urt__task_unref(struct urt_task *t);
+/* Wakes t and drops a reference on it: what a stored waker does when it
+ * fires. Safe from any thread, also one racing urt_rt_free (see
+ * foreign_refs). */
+URT__HIDDEN void urt__task_wake_unref(struct urt_task *t);
 /* Schedules t unless it is queued, running (marks it) or complete. */
 URT__HIDDEN void urt__task_wake(struct urt_task *t);
 /* Polls t once on worker w (state machine, abort, completion). */
@@ -229,7 +233,10 @@ struct urt_rt {
 	_Atomic unsigned num_searching; /* at most nworkers / 2 */
 	_Atomic unsigned num_parked;
 	_Atomic unsigned msgs_inflight;	 /* routed cancel messages */
-	_Atomic unsigned blocked_joiners; /* threads in join_blocking */
+	/* Threads that are not this runtime's workers and are inside a call
+	 * that touches it (waking, aborting, joining, dropping a task ref):
+	 * urt_rt_free waits for 0 before it frees what they could touch. */
+	_Atomic unsigned foreign_refs;
 	bool reaping_leaked; /* urt_rt_free's last pass: unref never frees */
 	_Atomic uint64_t *steal_matrix; /* [thief * n + victim], n <= 64 */
 	uint64_t long_poll_ns;		 /* 0: not measured */

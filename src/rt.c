@@ -21,7 +21,8 @@
  *     ring (ASYNC_CANCEL_ANY: a finished task may leave ops behind) and
  *     waits for their CQEs; it also waits for routed cancel messages.
  *  5. Join the workers, then the blocking pool's threads, then wait for
- *     threads still inside urt_task_join_blocking; free tasks that only
+ *     foreign threads still inside a call on one of our tasks (wake,
+ *     abort, join, unref: foreign_refs); free tasks that only
  *     un-joined handles (or stored wakers) still hold, reported as
  *     handles_leaked; free queues, locks, the runtime.
  */
@@ -291,9 +292,10 @@ int urt_rt_free(struct urt_rt *rt, struct urt_stats *final)
 	for (unsigned i = 0; i < rt->nworkers; i++)
 		pthread_join(rt->workers[i].thread, NULL);
 	urt__blocking_shutdown(rt); /* no task left to queue or await jobs */
-	/* Threads woken out of urt_task_join_blocking by step 2 may still
-	 * be reading their task: let them finish before freeing leftovers. */
-	while (atomic_load(&rt->blocked_joiners)) {
+	/* Plain threads (or another runtime's workers) may still be inside
+	 * a wake, an abort or urt_task_join_blocking on one of our tasks:
+	 * let them finish before freeing what they touch. */
+	while (atomic_load(&rt->foreign_refs)) {
 		struct timespec ts = { 0, 100000 };
 		nanosleep(&ts, NULL);
 	}

@@ -62,7 +62,29 @@ static void task_free(struct urt_task *t)
 	free(t); /* a frame shares the header's allocation */
 }
 
-void urt__task_unref(struct urt_task *t)
+/*
+ * A thread that is not one of rt's workers counts itself in foreign_refs
+ * for the length of a call that touches rt, so that urt_rt_free cannot
+ * free rt (or a task it thinks leaked) under it. Workers need not: they
+ * are joined before anything is freed.
+ */
+static bool foreign_enter(struct urt_rt *rt)
+{
+	struct urt__worker *w = urt__current_worker();
+
+	if (w && w->rt == rt)
+		return false;
+	atomic_fetch_add(&rt->foreign_refs, 1); /* seq_cst, see rt.c */
+	return true;
+}
+
+static void foreign_leave(struct urt_rt *rt, bool entered)
+{
+	if (entered)
+		atomic_fetch_sub(&rt->foreign_refs, 1); /* last touch of rt */
+}
+
+static void unref(struct urt_task *t)
 {
 	/* acq_rel: our writes to the task happen-before its free, and the
 	 * last holder sees every other holder's writes (no fence: TSan
@@ -70,6 +92,25 @@ void urt__task_unref(struct urt_task *t)
 	if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1 &&
 	    !t->rt->reaping_leaked)
 		task_free(t);
+}
+
+void urt__task_unref(struct urt_task *t)
+{
+	struct urt_rt *rt = t->rt; /* read while we still hold a ref */
+	bool f = foreign_enter(rt);
+
+	unref(t);
+	foreign_leave(rt, f);
+}
+
+void urt__task_wake_unref(struct urt_task *t)
+{
+	struct urt_rt *rt = t->rt;
+	bool f = foreign_enter(rt);
+
+	urt__task_wake(t);
+	unref(t);
+	foreign_leave(rt, f);
 }
 
 static struct urt_future *frame_fut(struct urt_task *t)
@@ -254,9 +295,7 @@ static void wake_joiner(uintptr_t wk)
 		 * is safe); not touched again. */
 		pthread_mutex_unlock(&tw->mu);
 	} else if (wk) {
-		struct urt_task *jt = (void *)wk;
-		urt__task_wake(jt);
-		urt__task_unref(jt);
+		urt__task_wake_unref((struct urt_task *)wk);
 	}
 }
 
@@ -417,9 +456,15 @@ static void abort_task(struct urt_task *t)
 
 int urt_task_abort(struct urt_task_handle *h)
 {
+	struct urt_rt *rt;
+	bool f;
+
 	if (!h || !h->task)
 		return -EINVAL;
+	rt = h->task->rt;
+	f = foreign_enter(rt);
 	abort_task(h->task);
+	foreign_leave(rt, f);
 	return 0;
 }
 
@@ -567,7 +612,7 @@ int urt_task_join_blocking(struct urt_task_handle *h)
 	t = h->task;
 	rt = t->rt;
 	/* urt_rt_free waits for us before it frees leftover tasks */
-	atomic_fetch_add(&rt->blocked_joiners, 1);
+	atomic_fetch_add(&rt->foreign_refs, 1);
 	if (!(atomic_load_explicit(&t->state, memory_order_acquire) &
 	      URT__T_COMPLETE) &&
 	    reclaim_waker(t)) {
@@ -583,7 +628,7 @@ int urt_task_join_blocking(struct urt_task_handle *h)
 		pthread_mutex_destroy(&tw.mu);
 	}
 	res = take_result(h);
-	atomic_fetch_sub(&rt->blocked_joiners, 1); /* last touch of rt */
+	atomic_fetch_sub(&rt->foreign_refs, 1); /* last touch of rt */
 	return res;
 }
 

@@ -18,6 +18,15 @@
 URT__PROBE_SEMS(URT__SEM_DEF)
 #endif
 
+unsigned urt_trace_attached(void)
+{
+#if URT_USDT
+	return URT__SEM(batch) != 0;
+#else
+	return 0;
+#endif
+}
+
 void urt__trace_rec(struct urt__worker *w, uint16_t type, uint64_t task,
 		    uint64_t data, uint32_t arg)
 {

@@ -61,8 +61,7 @@ void urt__waiter_grant(struct urt_waitq *q, struct urt_waiter *w, int res,
 			/* Set full: wake under the lock. The task cannot be
 			 * freed here: its future is registered with us, so it
 			 * is not complete and holds its own reference. */
-			urt__task_wake(t);
-			urt__task_unref(t);
+			urt__task_wake_unref(t);
 		}
 	} else if (w->cv) {
 		/* The thread needs our mutex to return from its wait: it
@@ -101,8 +100,7 @@ void urt__wakeset_flush(struct urt__wakeset *ws)
 		/* urt__task_wake's acq_rel CAS publishes what the granter
 		 * wrote under the lock to the poll it causes (the poll also
 		 * takes the lock, so this is belt and braces). */
-		urt__task_wake(ws->t[i]);
-		urt__task_unref(ws->t[i]);
+		urt__task_wake_unref(ws->t[i]);
 	}
 	ws->n = 0;
 }

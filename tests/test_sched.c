@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The multi-worker scheduler: stealing from a blocked worker, long-poll
- * reports, migration of a task with an op in flight (completion and cancel
- * routed to the owner ring), MSG_RING wake-ups of parked workers from plain
- * threads, CPU pinning, the LIFO slot, the cooperative budget, and the
- * per-worker counters. No timing upper bounds: every wait is bounded by a
- * generous deadline that fails the test.
+ * The multi-worker scheduler: stealing from a blocked worker (its queue and
+ * its LIFO slot), long-poll reports, migration of a task with an op in
+ * flight (completion and cancel routed to the owner ring), MSG_RING
+ * wake-ups of parked workers from plain threads and from another runtime,
+ * CPU pinning, the LIFO slot, the cooperative budget, and the per-worker
+ * counters. No timing upper bounds: every wait is bounded by a generous
+ * deadline that fails the test. White-box where the public API has no
+ * word for it: worker park states, the runtime's own waker (mailbox.h).
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -142,7 +144,6 @@ static struct urt_future *mark_init(struct mark_fut *m, _Atomic int *ran)
 
 struct hog {
 	struct urt_future base;
-	struct urt_rt *rt;
 	unsigned worker;
 	_Atomic int ran;
 	struct mark_fut kids[NKIDS];
@@ -756,32 +757,51 @@ H_CO(cross_run)
 	URT_END(co, 0);
 }
 
+#define CROSS_ROUNDS 20
+
 static void test_sched_task_spawns_joins_and_wakes_across_runtimes(
 	void **state)
 {
-	struct urt_rt *rt1 = h_rt(1), *rt2 = h_rt(2);
-	struct h_mbox box;
-	struct mbox_waiter mw = { .box = &box };
-	struct cross c = { .other = rt2, .box = &box };
-	struct urt_task_handle hw, hc;
-	struct urt_stats st;
-
 	(void)state;
-	h_mbox_init(&box);
-	urt_co_init(&mw.co, mbox_waiter_run);
-	assert_int_equal(urt_task_spawn(rt2, &mw.co.base, &hw), 0);
-	assert_true(WAIT_FOR(atomic_load(&box.waiter) != 0));
-	urt_co_init(&c.co, cross_run);
-	assert_int_equal(urt_task_spawn(rt1, &c.co.base, &hc), 0);
-	assert_int_equal(urt_task_join_blocking(&hc), 0);
-	assert_int_equal(urt_task_join_blocking(&hw), 9);
-	assert_true(atomic_load(&c.kid.worker) < 2);
-	urt_rt_stats(rt2, &st);
-	assert_int_equal(st.tasks_spawned, 2);
-	urt_rt_stats(rt1, &st);
-	assert_int_equal(st.tasks_spawned, 1);
-	h_rt_free_clean(rt1);
-	h_rt_free_clean(rt2);
+	/* Rounds: the free of rt1 races with rt2's worker leaving its wake. */
+	for (int round = 0; round < CROSS_ROUNDS; round++) {
+		struct urt_rt *rt1 = h_rt(1), *rt2 = h_rt(2);
+		/* On the heap: if the test fails, its tasks outlive this
+		 * frame. */
+		struct cross_set {
+			struct h_mbox box;
+			struct mbox_waiter mw;
+			struct cross c;
+		} *x = calloc(1, sizeof(*x));
+		struct urt_task_handle hw, hc;
+		struct urt_stats st;
+
+		assert_non_null(x);
+		h_mbox_init(&x->box);
+		x->mw.box = &x->box;
+		urt_co_init(&x->mw.co, mbox_waiter_run);
+		assert_int_equal(urt_task_spawn(rt2, &x->mw.co.base, &hw), 0);
+		assert_true(WAIT_FOR(atomic_load(&x->box.waiter) != 0));
+		x->c.other = rt2;
+		x->c.box = &x->box;
+		urt_co_init(&x->c.co, cross_run);
+		assert_int_equal(urt_task_spawn(rt1, &x->c.co.base, &hc), 0);
+		assert_int_equal(urt_task_join_blocking(&hc), 0);
+		assert_int_equal(urt_task_join_blocking(&hw), 9);
+		assert_true(atomic_load(&x->c.kid.worker) < 2);
+		urt_rt_stats(rt2, &st);
+		assert_int_equal(st.tasks_spawned, 2);
+		urt_rt_stats(rt1, &st);
+		assert_int_equal(st.tasks_spawned, 1);
+		/*
+		 * Every task is joined: rt1 may go now, even while rt2's
+		 * worker is still returning from the wake it delivered to
+		 * rt1's task.
+		 */
+		h_rt_free_clean(rt1);
+		h_rt_free_clean(rt2);
+		free(x);
+	}
 }
 
 /* ---------------------------------------------------------------------

@@ -115,6 +115,13 @@ uint64_t urt_rt_steals(struct urt_rt *rt, unsigned thief, unsigned victim);
 /* Number of workers rt runs. */
 unsigned urt_rt_workers(const struct urt_rt *rt);
 
+/*
+ * 1 while a tracer (tools/ustrace) is attached to the urt:batch probe, so
+ * that workers record their per-poll events; 0 otherwise, and always 0 in a
+ * -Dusdt=disabled build. Any thread; a relaxed snapshot.
+ */
+unsigned urt_trace_attached(void);
+
 #ifdef __cplusplus
 }
 #endif

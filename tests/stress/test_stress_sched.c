@@ -68,7 +68,7 @@ static const struct urt_future_vt value_vt = { .poll = value_poll };
 
 #define RINGS 4
 #define RING_LEN 8
-#define LAPS 400
+#define LAPS 1000
 
 struct ring_task {
 	struct urt_co co;
@@ -346,7 +346,7 @@ static void test_stress_foreign_threads_spawn_concurrently(void **state)
  * Aborts racing with wakes, completions and steals
  * ------------------------------------------------------------------- */
 
-#define ABORT_TASKS 10000
+#define ABORT_TASKS 20000
 
 struct victim {
 	struct urt_co co;
@@ -660,7 +660,7 @@ static void test_stress_fan_out_from_tasks_all_children_run(void **state)
  * handled before the owner exits, every CQE reaped, every task freed.
  * ------------------------------------------------------------------- */
 
-#define SD_ROUNDS 30
+#define SD_ROUNDS 60
 #define SD_TASKS 48
 
 struct forever {
