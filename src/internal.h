@@ -186,21 +186,33 @@ struct urt__worker {
 	uint32_t rng;
 	bool searching;
 	bool cancelled_all; /* shutdown: leftover ops cancelled */
+	bool inject_first;  /* a lone yielder: look at inject first */
 	/* Long-poll clock (sched.c): written by the owner, read by siblings
 	 * looking for a stuck worker; relaxed, a hint. */
 	_Atomic uint64_t poll_start, poll_task;
 	struct urt_trace_rec *tbuf; /* batched trace records (trace.c) */
 	uint32_t tlen;
 	struct urt_cx cx;
-	/* Counters: written by the owner (stolen_out: by stealers), read by
-	 * anyone; relaxed, they order nothing. */
+	/* Task ids handed out by this worker: [id_next, id_end). */
+	uint64_t id_next, id_end;
+	/* Counters written by the owner only (urt__count_own: no RMW),
+	 * read by anyone; relaxed, they order nothing. */
 	_Atomic uint64_t polls, lifo_polls, ops_submitted, ops_completed,
-		parks, unparks, wakes_sent, wakes_received, inject_pops,
-		steals_in, steal_ops, stolen_out, cancels_routed,
-		long_polls;
+		parks, wakes_sent, wakes_received, inject_pops, steals_in,
+		steal_ops, cancels_routed, long_polls, spawned, completed,
+		freed;
+	/* Written by other threads too (RMW). */
+	_Atomic uint64_t unparks, stolen_out;
 	/* Ring counters, published by the owner when it parks and exits. */
 	_Atomic uint64_t ring_inflight, sq_full_retries, cq_overflows;
-};
+} __attribute__((aligned(64))); /* no false sharing between siblings */
+
+/* Bumps a counter only its owner writes: a plain load and store. */
+static inline void urt__count_own(_Atomic uint64_t *c, uint64_t n)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+			      memory_order_relaxed);
+}
 
 struct urt__reg_shard {
 	pthread_mutex_t lock;
@@ -227,8 +239,9 @@ struct urt_rt {
 	_Atomic uint64_t next_id;
 	_Atomic int shutdown;		 /* 1: no spawns, draining */
 	_Atomic uint64_t tasks_unfinished; /* spawned, not COMPLETE */
-	_Atomic uint64_t tasks_live;	 /* allocated, not freed */
-	_Atomic uint64_t tasks_spawned, tasks_completed;
+	/* Spawned by / freed on threads that are not workers (RMW); the
+	 * workers count theirs in struct urt__worker. */
+	_Atomic uint64_t foreign_spawned, foreign_freed;
 	_Atomic unsigned next_unpark;
 	_Atomic unsigned num_searching; /* at most nworkers / 2 */
 	_Atomic unsigned num_parked;

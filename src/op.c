@@ -87,7 +87,7 @@ static int submit(struct urt_op *op, struct urt_cx *cx)
 		urt__task_unref(t);
 		return err;
 	}
-	atomic_fetch_add_explicit(&w->ops_submitted, 1, memory_order_relaxed);
+	urt__count_own(&w->ops_submitted, 1);
 	URT_TREC(w, URT_TR_OP_SUBMIT, t->id, (uintptr_t)op, op->opcode);
 	return URT_PENDING;
 }
@@ -155,8 +155,7 @@ void urt__op_cancel(struct urt_op *op, struct urt__worker *w)
 	URT_HB_RELEASE(m);
 	if (urt__ring_msg(w->ring, urt__ring_fd(owner),
 			  (uintptr_t)m | URT__UD_CANCEL, 0) == 0) {
-		atomic_fetch_add_explicit(&w->cancels_routed, 1,
-					  memory_order_relaxed);
+		urt__count_own(&w->cancels_routed, 1);
 		return;
 	}
 	__atomic_fetch_and(&op->state, ~(uint32_t)URT__OP_ROUTED,

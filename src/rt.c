@@ -56,7 +56,7 @@ void urt__note_long_poll(struct urt__worker *w, uint64_t task_id,
 	uint64_t cur = atomic_load_explicit(&rt->longest_poll_ns,
 					    memory_order_relaxed);
 
-	atomic_fetch_add_explicit(&w->long_polls, 1, memory_order_relaxed);
+	urt__count_own(&w->long_polls, 1);
 	URT_PROBE(long_poll, task_id, w->id, ns);
 	/* relaxed: a report, the pair may be torn under races; fine */
 	while (ns > cur)
@@ -126,7 +126,9 @@ int urt_rt_new(const struct urt_config *cfg, struct urt_rt **out)
 	pthread_mutex_init(&rt->inject_lock, NULL);
 	pthread_mutex_init(&rt->start_lock, NULL);
 	pthread_cond_init(&rt->start_cv, NULL);
-	rt->workers = calloc(n, sizeof(*rt->workers));
+	rt->workers = aligned_alloc(64, n * sizeof(*rt->workers));
+	if (rt->workers)
+		memset(rt->workers, 0, n * sizeof(*rt->workers));
 	if (!rt->workers) {
 		rt_destroy(rt);
 		return -ENOMEM;
@@ -200,12 +202,11 @@ void urt_rt_stats(struct urt_rt *rt, struct urt_stats *st)
 	memset(st, 0, sizeof(*st));
 	if (!rt)
 		return;
-	st->tasks_spawned = atomic_load_explicit(&rt->tasks_spawned,
+	uint64_t freed = atomic_load_explicit(&rt->foreign_freed,
+					      memory_order_relaxed);
+
+	st->tasks_spawned = atomic_load_explicit(&rt->foreign_spawned,
 						 memory_order_relaxed);
-	st->tasks_completed = atomic_load_explicit(&rt->tasks_completed,
-						   memory_order_relaxed);
-	st->tasks_live = atomic_load_explicit(&rt->tasks_live,
-					      memory_order_acquire);
 	st->workers = rt->nworkers;
 	st->ring_flags = rt->ring_flags;
 	st->longest_poll_ns = atomic_load_explicit(&rt->longest_poll_ns,
@@ -230,7 +231,16 @@ void urt_rt_stats(struct urt_rt *rt, struct urt_stats *st)
 						   memory_order_relaxed);
 		st->long_polls += atomic_load_explicit(&w->long_polls,
 						       memory_order_relaxed);
+		st->tasks_spawned += atomic_load_explicit(
+			&w->spawned, memory_order_relaxed);
+		st->tasks_completed += atomic_load_explicit(
+			&w->completed, memory_order_relaxed);
+		freed += atomic_load_explicit(&w->freed, memory_order_relaxed);
 	}
+	/* Snapshots of counters on several threads: live may read a task
+	 * as freed before its spawn is seen; clamp instead of wrapping. */
+	st->tasks_live = st->tasks_spawned > freed ? st->tasks_spawned - freed
+						   : 0;
 }
 
 #define LOAD(field) atomic_load_explicit(&w->field, memory_order_relaxed)

@@ -46,11 +46,14 @@ struct urt__worker *urt__current_worker(void)
 	return tl_worker;
 }
 
+/* A counter other threads write too. */
 static void count(_Atomic uint64_t *c, uint64_t n)
 {
 	/* relaxed: statistics only */
 	atomic_fetch_add_explicit(c, n, memory_order_relaxed);
 }
+
+#define count_own urt__count_own
 
 /* ---------------------------------------------------------------------
  * Wake-ups
@@ -67,7 +70,7 @@ static int send_wake(struct urt__worker *target)
 	else
 		ret = urt__msg_ring_sync(target->ring_fd, URT__UD_WAKE, 0);
 	if (ret == 0 && self)
-		count(&self->wakes_sent, 1);
+		count_own(&self->wakes_sent, 1);
 	return ret;
 }
 
@@ -141,7 +144,7 @@ void urt__schedule(struct urt_rt *rt, struct urt_task *t,
 
 	if (w && w->rt == rt) {
 		/* Woken by the task running here (message passing): run it
-		 * next, for latency. The slot is not stealable. */
+		 * next, for latency. */
 		if (kind == URT__SCHED_WAKE && w->cx.task &&
 		    w->cx.task != t) {
 			URT_TREC(w, URT_TR_WAKE, t->id, 0, URT_TRW_LIFO);
@@ -152,17 +155,29 @@ void urt__schedule(struct urt_rt *rt, struct urt_task *t,
 			if (!t)
 				return;
 		}
-		/* A yield must let global work in first, or a yielder could
-		 * hold the worker for EVENT_INTERVAL polls. */
-		if (kind != URT__SCHED_YIELD || !atomic_load_explicit(
-			    &rt->inject_len, memory_order_relaxed)) {
-			if (kind == URT__SCHED_WAKE)
-				URT_TREC(w, URT_TR_WAKE, t->id, 0,
-					 URT_TRW_LOCAL);
-			(void)urt__lq_push(&w->lq, rt, t);
+		if (kind == URT__SCHED_WAKE)
+			URT_TREC(w, URT_TR_WAKE, t->id, 0, URT_TRW_LOCAL);
+		(void)urt__lq_push(&w->lq, rt, t);
+		/*
+		 * A task that yields while it is alone in the local queue
+		 * would run again at once; let the global queue go first
+		 * then (otherwise it waits up to EVENT_INTERVAL polls, as in
+		 * Go and tokio, which is the bound when the queue is busy).
+		 */
+		if (kind == URT__SCHED_YIELD && urt__lq_len(&w->lq) == 1 &&
+		    atomic_load_explicit(&rt->inject_len,
+					 memory_order_relaxed))
+			w->inject_first = true;
+		/*
+		 * Wake a sibling only when there is more here than this
+		 * worker is about to run (tokio's rule): one task queued
+		 * behind the running one is cheaper to run here than to
+		 * pay a cross-CPU wake and a migration for. If this worker
+		 * then blocks, idle siblings find it on their timed park.
+		 */
+		if (urt__lq_len(&w->lq) > 1)
 			notify_parked(rt);
-			return;
-		}
+		return;
 	}
 	if (kind == URT__SCHED_WAKE)
 		URT_TREC(w, URT_TR_WAKE, t->id, 0, URT_TRW_INJECT);
@@ -237,6 +252,18 @@ static struct urt_task *steal_lifo(struct urt__worker *v)
 	return t;
 }
 
+/* A fair share of the global queue: len / workers + 1, at most half a
+ * local queue (tokio's rule). */
+static uint32_t inject_batch(struct urt__worker *w)
+{
+	size_t len = atomic_load_explicit(&w->rt->inject_len,
+					  memory_order_relaxed);
+	size_t max = len / w->rt->nworkers + 1;
+
+	return max > URT_LOCAL_QUEUE_SIZE / 2 ? URT_LOCAL_QUEUE_SIZE / 2
+					       : (uint32_t)max;
+}
+
 static struct urt_task *steal_work(struct urt__worker *w)
 {
 	struct urt_rt *rt = w->rt;
@@ -245,12 +272,9 @@ static struct urt_task *steal_work(struct urt__worker *w)
 	struct urt_task *t;
 
 	if (len) {
-		uint32_t max = (uint32_t)(len / n + 1);
-		if (max > URT_LOCAL_QUEUE_SIZE / 2)
-			max = URT_LOCAL_QUEUE_SIZE / 2;
-		t = urt__inject_pop(rt, &w->lq, max);
+		t = urt__inject_pop(rt, &w->lq, inject_batch(w));
 		if (t) {
-			count(&w->inject_pops, 1);
+			count_own(&w->inject_pops, 1);
 			return t;
 		}
 	}
@@ -267,11 +291,11 @@ static struct urt_task *steal_work(struct urt__worker *w)
 		if (!t)
 			continue;
 		URT_PROBE(steal, w->id, v->id, got);
-		count(&w->steals_in, got);
-		count(&w->steal_ops, 1);
+		count_own(&w->steals_in, got);
+		count_own(&w->steal_ops, 1);
 		count(&v->stolen_out, got);
 		if (rt->steal_matrix)
-			count(&rt->steal_matrix[w->id * n + v->id], got);
+			count_own(&rt->steal_matrix[w->id * n + v->id], got); /* thief's row */
 		return t;
 	}
 	return NULL;
@@ -287,23 +311,30 @@ static struct urt_task *next_task(struct urt__worker *w, unsigned *lifo_run)
 					  memory_order_acquire))) {
 		if (*lifo_run < MAX_LIFO_POLLS) {
 			++*lifo_run;
-			count(&w->lifo_polls, 1);
+			count_own(&w->lifo_polls, 1);
 			return t;
 		}
 		/* Ping-pong pairs must not starve the queue. */
 		(void)urt__lq_push(&w->lq, w->rt, t);
 	}
 	*lifo_run = 0;
-	/* Fairness: the global queue gets a turn every EVENT_INTERVAL. */
-	if (w->tick % EVENT_INTERVAL == 0 &&
-	    (t = urt__inject_pop(w->rt, NULL, 1))) {
-		count(&w->inject_pops, 1);
+	/*
+	 * Fairness: the global queue gets a turn every EVENT_INTERVAL. Take
+	 * a batch into the local queue, so that tasks which arrived there
+	 * together (spawned by a plain thread) take turns when one yields,
+	 * instead of the yielder running alone until the next turn.
+	 */
+	if ((w->tick % EVENT_INTERVAL == 0 || w->inject_first) &&
+	    (t = urt__inject_pop(w->rt, &w->lq, inject_batch(w)))) {
+		w->inject_first = false;
+		count_own(&w->inject_pops, 1);
 		return t;
 	}
+	w->inject_first = false;
 	if ((t = urt__lq_pop(&w->lq)))
 		return t;
-	if ((t = urt__inject_pop(w->rt, &w->lq, URT_LOCAL_QUEUE_SIZE / 2)))
-		count(&w->inject_pops, 1);
+	if ((t = urt__inject_pop(w->rt, &w->lq, inject_batch(w))))
+		count_own(&w->inject_pops, 1);
 	return t;
 }
 
@@ -318,7 +349,7 @@ static void on_cqe(void *ctx, uint64_t ud, int res, uint32_t flags)
 
 	switch (ud & URT__UD_TAG_MASK) {
 	case URT__UD_OP:
-		count(&w->ops_completed, 1);
+		count_own(&w->ops_completed, 1);
 		URT_TREC(w, URT_TR_OP_COMPLETE,
 			 ((struct urt_op *)p)->task->id, ud, (uint32_t)res);
 		urt__op_complete(p, res, flags);
@@ -327,7 +358,7 @@ static void on_cqe(void *ctx, uint64_t ud, int res, uint32_t flags)
 		urt__cancel_msg_handle(w, p);
 		break;
 	case URT__UD_WAKE:
-		count(&w->wakes_received, 1);
+		count_own(&w->wakes_received, 1);
 		break;
 	case URT__UD_IGNORE:
 	default:
@@ -398,7 +429,7 @@ static void park(struct urt__worker *w)
 	atomic_fetch_add(&rt->num_parked, 1);
 	atomic_store(&w->park, URT__W_PARKED); /* seq_cst */
 	if (!work_visible(w)) {
-		count(&w->parks, 1);
+		count_own(&w->parks, 1);
 		/* Parked, this worker's events would wait unseen. */
 		urt__trace_flush(w);
 		URT_PROBE(park, w->id, URT_TRP_IDLE);

@@ -55,8 +55,12 @@ static void task_free(struct urt_task *t)
 	 * urt_rt_free does not wait for.
 	 */
 	reg_remove(rt, t);
-	/* release: pairs with urt_rt_stats readers; ordering only */
-	atomic_fetch_sub_explicit(&rt->tasks_live, 1, memory_order_release);
+	struct urt__worker *w = urt__current_worker();
+	if (w && w->rt == rt)
+		urt__count_own(&w->freed, 1);
+	else
+		atomic_fetch_add_explicit(&rt->foreign_freed, 1,
+					  memory_order_relaxed);
 	if (t->fut->vt->drop)
 		t->fut->vt->drop(t->fut);
 	free(t); /* a frame shares the header's allocation */
@@ -165,6 +169,26 @@ static int reg_add(struct urt_rt *rt, struct urt_task *t)
 	return err;
 }
 
+/*
+ * Task ids are 64-bit and never reused. A worker takes them in blocks, so
+ * spawning does not bounce one shared cache line between workers.
+ */
+static uint64_t new_id(struct urt_rt *rt)
+{
+	struct urt__worker *w = urt__current_worker();
+
+	/* relaxed: ids only need to be unique */
+	if (!w || w->rt != rt)
+		return atomic_fetch_add_explicit(&rt->next_id, 1,
+						 memory_order_relaxed);
+	if (w->id_next == w->id_end) {
+		w->id_next = atomic_fetch_add_explicit(&rt->next_id, 1024,
+						       memory_order_relaxed);
+		w->id_end = w->id_next + 1024;
+	}
+	return w->id_next++;
+}
+
 static int spawn(struct urt_rt *rt, struct urt_task *t, struct urt_future *fut,
 		 struct urt_task_handle *h)
 {
@@ -178,9 +202,7 @@ static int spawn(struct urt_rt *rt, struct urt_task *t, struct urt_future *fut,
 	 * (+ handle). */
 	atomic_init(&t->state, URT__T_NOTIFIED);
 	atomic_init(&t->refs, h ? 3u : 2u);
-	/* relaxed: ids only need to be unique */
-	t->id = atomic_fetch_add_explicit(&rt->next_id, 1,
-					  memory_order_relaxed);
+	t->id = new_id(rt);
 	/* Counted before it is registered: once shutdown can see it, the
 	 * workers must not think every task has finished. */
 	atomic_fetch_add(&rt->tasks_unfinished, 1);
@@ -189,8 +211,12 @@ static int spawn(struct urt_rt *rt, struct urt_task *t, struct urt_future *fut,
 		atomic_fetch_sub(&rt->tasks_unfinished, 1);
 		return err;
 	}
-	atomic_fetch_add_explicit(&rt->tasks_live, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&rt->tasks_spawned, 1, memory_order_relaxed);
+	struct urt__worker *sw = urt__current_worker();
+	if (sw && sw->rt == rt)
+		urt__count_own(&sw->spawned, 1);
+	else
+		atomic_fetch_add_explicit(&rt->foreign_spawned, 1,
+					  memory_order_relaxed);
 	if (h) {
 		h->base.vt = &handle_vt;
 		h->task = t;
@@ -307,8 +333,7 @@ static void complete(struct urt_task *t, int res)
 	URT_TREC(urt__current_worker(), URT_TR_EXIT, t->id, 0, (uint32_t)res);
 	/* Counted before the joiner can see COMPLETE, so that a joiner's
 	 * urt_rt_stats already includes this task. */
-	atomic_fetch_add_explicit(&rt->tasks_completed, 1,
-				  memory_order_relaxed);
+	urt__count_own(&urt__current_worker()->completed, 1);
 	t->u.result = res;
 	/* acq_rel: release publishes result to the joiner; acquire pairs
 	 * with the joiner's release of join_waker. */
@@ -375,8 +400,8 @@ void urt__task_run(struct urt__worker *w, struct urt_task *t)
 		cancel_ops(w, t);
 		if (!t->fut->vt->cancel) {
 			/* Droppable at any suspension point. */
-			w->cx.task = NULL;
 			complete(t, -ECANCELED);
+			w->cx.task = NULL;
 			return;
 		}
 		t->fut->vt->cancel(t->fut, &w->cx);
@@ -384,12 +409,15 @@ void urt__task_run(struct urt__worker *w, struct urt_task *t)
 	URT_TREC(w, URT_TR_POLL_BEGIN, t->id, 0, urt__lq_len(&w->lq));
 	res = urt_future_poll(t->fut, &w->cx);
 	URT_TREC(w, URT_TR_POLL_END, t->id, 0, res != URT_PENDING);
-	atomic_fetch_add_explicit(&w->polls, 1, memory_order_relaxed);
-	w->cx.task = NULL;
+	urt__count_own(&w->polls, 1);
 	if (res != URT_PENDING) {
+		/* Still "running t": the joiner it wakes takes the LIFO
+		 * slot (a join is message passing too). */
 		complete(t, res);
+		w->cx.task = NULL;
 		return;
 	}
+	w->cx.task = NULL;
 	s = atomic_load_explicit(&t->state, memory_order_relaxed);
 	/* release: our poll's writes are visible to the next runner */
 	while (!atomic_compare_exchange_weak_explicit(
@@ -698,6 +726,6 @@ uint64_t urt__task_free_leaked(struct urt_rt *rt)
 	for (size_t i = 0; i < n; i++)
 		free(v[i]);
 	free(v);
-	atomic_fetch_sub_explicit(&rt->tasks_live, cap, memory_order_relaxed);
+	atomic_fetch_add_explicit(&rt->foreign_freed, cap, memory_order_relaxed);
 	return cap;
 }

@@ -488,6 +488,112 @@ static void test_yield_lets_other_task_run_between_steps(void **state)
 	h_rt_free_clean(rt);
 }
 
+/* Spins in its poll until opened: holds its worker. */
+struct gate {
+	struct urt_future base;
+	_Atomic int entered, open;
+};
+
+static int gate_poll(struct urt_future *f, struct urt_cx *cx)
+{
+	struct gate *g = (struct gate *)f;
+
+	(void)cx;
+	atomic_store(&g->entered, 1);
+	while (!atomic_load(&g->open))
+		;
+	return 0;
+}
+
+static const struct urt_future_vt gate_vt = { .poll = gate_poll };
+
+/* F2: tasks spawned together from a plain thread (global queue) take
+ * turns when they yield, too. */
+static void test_yield_alternates_tasks_spawned_from_plain_thread(void **state)
+{
+	struct urt_rt *rt = h_rt(1);
+	struct yielder y[2];
+	struct urt_task_handle h[2];
+	char log[8] = { 0 };
+	int len = 0;
+
+	(void)state;
+	for (int i = 0; i < 2; i++) {
+		urt_co_init(&y[i].co, yielder_run);
+		y[i].name = (char)('A' + i);
+		y[i].log = log;
+		y[i].len = &len;
+	}
+	/* Hold the only worker in a poll while both are spawned, so both
+	 * wait in the global queue when it comes back. */
+	struct gate g = { .base.vt = &gate_vt };
+	struct urt_task_handle hg;
+	assert_int_equal(urt_task_spawn(rt, &g.base, &hg), 0);
+	while (!atomic_load(&g.entered))
+		;
+	assert_int_equal(urt_task_spawn(rt, &y[0].co.base, &h[0]), 0);
+	assert_int_equal(urt_task_spawn(rt, &y[1].co.base, &h[1]), 0);
+	atomic_store(&g.open, 1);
+	assert_int_equal(urt_task_join_blocking(&hg), 0);
+	assert_int_equal(urt_task_join_blocking(&h[0]), 0);
+	assert_int_equal(urt_task_join_blocking(&h[1]), 0);
+	assert_int_equal(len, 6);
+	assert_string_equal(log, "ABABAB"); /* AAABBB: a yielder hogging */
+	h_rt_free_clean(rt);
+}
+
+/* A yields after its first step, by which time B waits in the global
+ * queue: B must run before A's second step. */
+struct late_pair {
+	struct urt_co co;
+	struct gate *g;
+	struct yielder *a;
+};
+
+H_CO(late_a_run)
+{
+	struct late_pair *p = (struct late_pair *)co;
+
+	URT_BEGIN(co);
+	for (p->a->i = 0; p->a->i < 3; p->a->i++) {
+		p->a->log[(*p->a->len)++] = 'A';
+		if (p->a->i == 0) { /* hold the worker until B is queued */
+			atomic_store(&p->g->entered, 1);
+			while (!atomic_load(&p->g->open))
+				;
+		}
+		URT_YIELD(co, cx);
+	}
+	URT_END(co, 0);
+}
+
+static void test_yield_hands_over_to_task_queued_meanwhile(void **state)
+{
+	struct urt_rt *rt = h_rt(1);
+	struct gate g = { 0 };
+	struct yielder a = { 0 }, b;
+	struct late_pair p = { .g = &g, .a = &a };
+	struct urt_task_handle ha, hb;
+	char log[8] = { 0 };
+	int len = 0;
+
+	(void)state;
+	a.log = b.log = log;
+	a.len = b.len = &len;
+	urt_co_init(&p.co, late_a_run);
+	urt_co_init(&b.co, yielder_run);
+	b.name = 'B';
+	assert_int_equal(urt_task_spawn(rt, &p.co.base, &ha), 0);
+	while (!atomic_load(&g.entered))
+		;
+	assert_int_equal(urt_task_spawn(rt, &b.co.base, &hb), 0);
+	atomic_store(&g.open, 1);
+	assert_int_equal(urt_task_join_blocking(&ha), 0);
+	assert_int_equal(urt_task_join_blocking(&hb), 0);
+	assert_string_equal(log, "ABABAB"); /* AAABBB: a yielder hogging */
+	h_rt_free_clean(rt);
+}
+
 struct returns5 {
 	struct urt_co co;
 	int runs;
@@ -967,6 +1073,10 @@ int main(void)
 			test_timeout_inner_ready_first_returns_inner_result),
 		cmocka_unit_test(test_timeout_around_join_returns_etime),
 		cmocka_unit_test(test_yield_lets_other_task_run_between_steps),
+		cmocka_unit_test(
+			test_yield_alternates_tasks_spawned_from_plain_thread),
+		cmocka_unit_test(
+			test_yield_hands_over_to_task_queued_meanwhile),
 		cmocka_unit_test(test_polling_finished_coroutine_returns_einval),
 		cmocka_unit_test(
 			test_cancelled_coroutine_stops_at_await_after_child_drained),
