@@ -88,7 +88,9 @@ static int submit(struct urt_op *op, struct urt_cx *cx)
 		return err;
 	}
 	urt__count_own(&w->ops_submitted, 1);
-	URT_TREC(w, URT_TR_OP_SUBMIT, t->id, (uintptr_t)op, op->opcode);
+	/* the SQE's user_data, as the kernel's tracepoints see it */
+	URT_TREC(w, URT_TR_OP_SUBMIT, t->id, (uintptr_t)op | URT__UD_OP,
+		 op->opcode);
 	return URT_PENDING;
 }
 

@@ -373,7 +373,13 @@ static void note_worker(struct urt__worker *w, struct urt_task *t)
 		int why = f & URT__TF_STOLEN	  ? URT_TRM_STOLEN
 			  : f & URT__TF_INJECTED ? URT_TRM_INJECT
 						 : URT_TRM_WOKEN;
-		URT_PROBE(migrate, t->id, last - 1, w->id, why);
+		/* Hops can be frequent (yield-heavy loads): while the
+		 * batch tier is on they go in the buffer, not a trap. */
+		if (URT_TRACING())
+			urt__trace_rec(w, URT_TR_MIGRATE, t->id, last - 1,
+				       (uint32_t)why);
+		else
+			URT_PROBE(migrate, t->id, last - 1, w->id, why);
 		(void)why;
 	}
 	f &= (1u << URT__TF_LAST_SHIFT) - 1;
@@ -433,9 +439,13 @@ void urt__task_run(struct urt__worker *w, struct urt_task *t)
 void urt_cx_yield(struct urt_cx *cx)
 {
 	/* relaxed: only the runner re-queues, on its own thread */
-	if (cx && cx->task)
+	if (cx && cx->task) {
 		atomic_fetch_or_explicit(&cx->task->state, URT__T_NOTIFIED,
 					 memory_order_relaxed);
+		/* runnable at once: sched time, not idle, for a tracer */
+		URT_TREC(cx->w, URT_TR_WAKE, cx->task->id, 0,
+			 URT_TRW_RUNNING);
+	}
 }
 
 uint64_t urt_cx_task_id(const struct urt_cx *cx)

@@ -21,6 +21,10 @@ enum urt_trace_type {
 	URT_TR_OP_COMPLETE = 5, /* task; data: user_data; arg: (u32) res */
 	URT_TR_SPAWN = 6,      /* task; data: parent task id (0: none) */
 	URT_TR_EXIT = 7,       /* task; arg: (u32) result */
+	URT_TR_MIGRATE = 8,    /* task polled on a new worker (the recorder);
+				* data: previous worker; arg: enum
+				* urt_trace_migrate. While the batch tier is
+				* on, this replaces the urt:migrate probe. */
 };
 
 /* URT_TR_WAKE arg: where the woken task went. */

@@ -1,0 +1,577 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tools/ustrace against live programs (suite 'trace', root): the tracer's
+ * log agrees with the runtime's own counters about polls, steals and task
+ * migrations; attaching to a running process by pid and detaching leaves
+ * it running with the urt:batch semaphore back at 0; the demo shows
+ * stealing. This binary is also the traced program (--target-*). Exits 77
+ * only where the kernel has no BTF or no BPF.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "trace_format.h"
+#include "../tools/ustrace/ustrace.h"
+#include "harness.h"
+
+#define MAXW 8
+
+static const char *ustrace; /* path of the ustrace binary */
+static char self[4096];	    /* this binary */
+
+/* ---------------------------------------------------------------------
+ * Target (a): a forced steal, with migrations of tasks already polled
+ * ------------------------------------------------------------------- */
+
+/* Kids and the blocker must fit the blocker's local queue: what overflows
+ * goes to the global queue, where either worker may poll it first. */
+#if URT_LOCAL_QUEUE_SIZE >= 32
+#define NKIDS 16
+#else
+#define NKIDS (URT_LOCAL_QUEUE_SIZE - 1)
+#endif
+#define MAX_ROUNDS 50
+
+struct kid {
+	struct urt_co co;
+	_Atomic uint64_t id;
+	_Atomic unsigned polls, worker[2];
+	_Atomic int *done;
+};
+
+/* Two polls: records the worker of each, yields between them. */
+H_CO(kid_run)
+{
+	struct kid *k = (struct kid *)co;
+	unsigned n = atomic_load(&k->polls);
+
+	atomic_store(&k->id, urt_cx_task_id(cx));
+	if (n < 2)
+		atomic_store(&k->worker[n], urt_cx_worker_id(cx));
+	atomic_store(&k->polls, n + 1);
+	URT_BEGIN(co);
+	URT_YIELD(co, cx);
+	atomic_fetch_add(k->done, 1);
+	URT_END(co, 0);
+}
+
+struct blocker {
+	struct urt_co co;
+	struct kid kids[NKIDS];
+	struct urt_task_handle h[NKIDS];
+	_Atomic int done;
+};
+
+/*
+ * First poll: spawns the kids onto this worker's queue, then yields, so the
+ * kids get their first poll here. Second poll: holds the worker until every
+ * kid finished, so the sibling has to steal the kids queued behind it:
+ * those polled here once are reported as migrations.
+ */
+H_CO(blocker_run)
+{
+	struct blocker *b = (struct blocker *)co;
+	uint64_t end;
+
+	URT_BEGIN(co);
+	for (int i = 0; i < NKIDS; i++) {
+		b->kids[i].done = &b->done;
+		urt_co_init(&b->kids[i].co, kid_run);
+		if (urt_task_spawn(urt_cx_rt(cx), &b->kids[i].co.base,
+				   &b->h[i]))
+			URT_RETURN(co, -ENOMEM);
+	}
+	URT_YIELD(co, cx);
+	end = urt_now_ns() + 10000000000ull;
+	while (atomic_load(&b->done) < NKIDS)
+		if (urt_now_ns() > end)
+			URT_RETURN(co, -ETIMEDOUT);
+	URT_END(co, 0);
+}
+
+static int target_steal(void)
+{
+	struct urt_config cfg;
+	struct urt_rt *rt;
+	struct blocker *b = calloc(MAX_ROUNDS, sizeof(*b));
+	unsigned moved = 0, nw;
+	int rounds = 0;
+
+	urt_config_init(&cfg);
+	cfg.workers = 2;
+	if (!b || urt_rt_new(&cfg, &rt))
+		return 1;
+	nw = urt_rt_workers(rt);
+	printf("T: attached %u\n", urt_trace_attached());
+	while (!moved && rounds < MAX_ROUNDS) {
+		struct blocker *x = &b[rounds++];
+		struct urt_task_handle h;
+
+		urt_co_init(&x->co, blocker_run);
+		if (urt_task_spawn(rt, &x->co.base, &h) ||
+		    urt_task_join_blocking(&h))
+			return 1;
+		for (int i = 0; i < NKIDS; i++) {
+			struct kid *k = &x->kids[i];
+
+			if (urt_task_join_blocking(&x->h[i]) || k->polls != 2)
+				return 1;
+			printf("T: kid %llu %u %u\n", (unsigned long long)k->id,
+			       k->worker[0], k->worker[1]);
+			moved += k->worker[0] != k->worker[1];
+		}
+	}
+	printf("T: rounds %d moved %u\n", rounds, moved);
+	for (unsigned w = 0; w < nw; w++) {
+		struct urt_worker_stats ws;
+
+		urt_rt_worker_stats(rt, w, &ws);
+		printf("T: worker %u polls %llu\n", w,
+		       (unsigned long long)ws.polls);
+		for (unsigned v = 0; v < nw; v++)
+			printf("T: steals %u %u %llu\n", w, v,
+			       (unsigned long long)urt_rt_steals(rt, w, v));
+	}
+	fflush(stdout);
+	if (urt_rt_free(rt, NULL))
+		return 1;
+	free(b);
+	return 0;
+}
+
+/* ---------------------------------------------------------------------
+ * Target (b): a server that keeps working until stdin says stop
+ * ------------------------------------------------------------------- */
+
+static _Atomic int stop_serving;
+
+static void *stdin_reader(void *arg)
+{
+	char line[64];
+
+	(void)arg;
+	while (fgets(line, sizeof(line), stdin) && strncmp(line, "stop", 4))
+		;
+	atomic_store(&stop_serving, 1);
+	return NULL;
+}
+
+/* Sums 1..n, yielding after each step, each step a few us of work: a
+ * server's pace, about a million events a second, not a yield storm (the
+ * demo and the benches cover that, where drops are allowed and shown).
+ * Returns the sum. */
+struct sq {
+	struct urt_co co;
+	int n, i, sum;
+};
+
+H_CO(sq_run)
+{
+	struct sq *s = (struct sq *)co;
+	uint64_t until;
+
+	URT_BEGIN(co);
+	for (s->i = 1; s->i <= s->n; s->i++) {
+		s->sum += s->i;
+		until = urt_now_ns() + 2000;
+		while (urt_now_ns() < until)
+			;
+		URT_YIELD(co, cx);
+	}
+	URT_END(co, s->sum);
+}
+
+struct server {
+	struct urt_co co;
+	struct urt_task_handle h[8];
+	int i;
+	unsigned seen_attached;
+	uint64_t rounds;
+	int bad;
+};
+
+H_CO(server_run)
+{
+	struct server *s = (struct server *)co;
+	int res;
+
+	URT_BEGIN(co);
+	while (!atomic_load(&stop_serving)) {
+		for (s->i = 0; s->i < 8; s->i++) {
+			/* a fresh frame each time: a future stays the
+			 * runtime's until it frees it */
+			struct sq *k = urt_frame_new(sizeof(*k));
+
+			if (!k)
+				URT_RETURN(co, -ENOMEM);
+			k->n = 50 + s->i;
+			urt_co_init(&k->co, sq_run);
+			if (urt_task_spawn_frame(urt_cx_rt(cx), k,
+						 &s->h[s->i])) {
+				urt_frame_free(k);
+				URT_RETURN(co, -ENOMEM);
+			}
+		}
+		for (s->i = 0; s->i < 8; s->i++) {
+			URT_AWAIT(co, cx, &s->h[s->i].base, res);
+			if (res != (50 + s->i) * (51 + s->i) / 2)
+				s->bad++;
+		}
+		s->rounds++;
+		s->seen_attached |= urt_trace_attached();
+	}
+	URT_END(co, 0);
+}
+
+static int target_serve(void)
+{
+	struct server *s = calloc(1, sizeof(*s));
+	struct urt_config cfg;
+	struct urt_rt *rt;
+	pthread_t th;
+	int err;
+
+	urt_config_init(&cfg);
+	cfg.workers = 2;
+	if (!s || urt_rt_new(&cfg, &rt))
+		return 1;
+	pthread_create(&th, NULL, stdin_reader, NULL);
+	printf("T: ready %u\n", urt_trace_attached());
+	fflush(stdout);
+	urt_co_init(&s->co, server_run);
+	err = urt_block_on(rt, &s->co.base);
+	pthread_join(th, NULL);
+	printf("T: done err %d rounds %llu bad %d seen_attached %u "
+	       "attached_now %u\n",
+	       err, (unsigned long long)s->rounds, s->bad, s->seen_attached,
+	       urt_trace_attached());
+	fflush(stdout);
+	err = err || s->bad;
+	free(s);
+	if (urt_rt_free(rt, NULL))
+		return 1;
+	return err;
+}
+
+/* ---------------------------------------------------------------------
+ * Driver helpers
+ * ------------------------------------------------------------------- */
+
+struct tlog {
+	struct ust_log_header h;
+	struct ust_event *ev;
+	size_t n;
+};
+
+static void read_log(const char *dir, struct tlog *l)
+{
+	char path[4200];
+	FILE *f;
+	long sz;
+
+	snprintf(path, sizeof(path), "%s/events.ustrace", dir);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	assert_int_equal(fread(&l->h, sizeof(l->h), 1, f), 1);
+	assert_memory_equal(l->h.magic, UST_LOG_MAGIC, 8);
+	assert_int_equal(l->h.event_size, sizeof(struct ust_event));
+	fseek(f, 0, SEEK_END);
+	sz = ftell(f) - (long)sizeof(l->h);
+	assert_int_equal(sz % (long)sizeof(struct ust_event), 0);
+	l->n = (size_t)sz / sizeof(struct ust_event);
+	l->ev = malloc(l->n * sizeof(*l->ev) + 1);
+	assert_non_null(l->ev);
+	fseek(f, sizeof(l->h), SEEK_SET);
+	assert_int_equal(fread(l->ev, sizeof(*l->ev), l->n, f), l->n);
+	fclose(f);
+}
+
+static size_t count_type(const struct tlog *l, unsigned type)
+{
+	size_t c = 0;
+
+	for (size_t i = 0; i < l->n; i++)
+		c += l->ev[i].type == type;
+	return c;
+}
+
+static void no_drops(const struct tlog *l)
+{
+	assert_int_equal(l->h.drops, 0);
+	assert_int_equal(count_type(l, UST_DROPS), 0);
+}
+
+static char *tmpdir(void)
+{
+	char *d = strdup("/tmp/urt-trace-XXXXXX");
+
+	assert_non_null(d);
+	assert_non_null(mkdtemp(d));
+	return d;
+}
+
+static void rmdir_all(char *d)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d);
+	if (system(cmd))
+		fprintf(stderr, "could not remove %s\n", d);
+	free(d);
+}
+
+/* Runs cmd, collecting its stdout in *out; returns its exit status. */
+static int run(const char *cmd, char **out)
+{
+	size_t len = 0, cap = 1 << 16;
+	char *buf = malloc(cap);
+	FILE *p = popen(cmd, "r");
+	size_t r;
+
+	assert_non_null(buf);
+	assert_non_null(p);
+	while ((r = fread(buf + len, 1, cap - len - 1, p)) > 0) {
+		len += r;
+		if (cap - len < 4096) {
+			cap *= 2;
+			buf = realloc(buf, cap);
+			assert_non_null(buf);
+		}
+	}
+	buf[len] = 0;
+	*out = buf;
+	r = (size_t)pclose(p);
+	return WIFEXITED((int)r) ? WEXITSTATUS((int)r) : 128;
+}
+
+/* ---------------------------------------------------------------------
+ * Cases
+ * ------------------------------------------------------------------- */
+
+static void test_trace_steal_and_migrations_match_runtime(void **state)
+{
+	char cmd[8192], *out, *d = tmpdir(), *p;
+	uint64_t polls[MAXW] = {0}, steals[MAXW][MAXW] = {{0}};
+	uint64_t tpolls[MAXW] = {0}, tsteals[MAXW][MAXW] = {{0}};
+	unsigned moved = 0, kids = 0, matched = 0, kid_migr = 0;
+	struct {
+		uint64_t id;
+		unsigned w0, w1;
+	} kid[NKIDS * MAX_ROUNDS];
+	struct tlog l;
+	int rc;
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "%s --no-live -o %s -- %s --target-steal",
+		 ustrace, d, self);
+	rc = run(cmd, &out);
+	if (rc)
+		fprintf(stderr, "%s\n", out);
+	assert_int_equal(rc, 0);
+	assert_non_null(strstr(out, "T: attached 1"));
+	for (p = out; (p = strstr(p, "T: ")); p++) {
+		unsigned w, v, a, b;
+		unsigned long long x;
+
+		if (sscanf(p, "T: worker %u polls %llu", &w, &x) == 2 &&
+		    w < MAXW)
+			polls[w] = x;
+		else if (sscanf(p, "T: steals %u %u %llu", &w, &v, &x) == 3 &&
+			 w < MAXW && v < MAXW)
+			steals[w][v] = x;
+		else if (sscanf(p, "T: kid %llu %u %u", &x, &a, &b) == 3 &&
+			 kids < NKIDS * MAX_ROUNDS) {
+			kid[kids].id = x;
+			kid[kids].w0 = a;
+			kid[kids++].w1 = b;
+			moved += a != b;
+		}
+	}
+	assert_true(kids >= NKIDS);
+	assert_true(moved >= 1); /* the scenario did force a migration */
+
+	read_log(d, &l);
+	no_drops(&l);
+	for (size_t i = 0; i < l.n; i++) {
+		const struct ust_event *e = &l.ev[i];
+
+		if (e->type == UST_POLL_BEGIN && e->worker < MAXW)
+			tpolls[e->worker]++;
+		if (e->type == UST_STEAL && e->worker < MAXW &&
+		    e->worker2 < MAXW)
+			tsteals[e->worker][e->worker2] += e->arg;
+		if (e->type != UST_MIGRATE)
+			continue;
+		for (unsigned k = 0; k < kids; k++) {
+			if (kid[k].id != e->task)
+				continue;
+			kid_migr++;
+			/* the hop the kid saw itself, and why: taken from
+			 * the blocked worker's queue, or from the global
+			 * queue where that queue overflowed (small_queues);
+			 * never "woken": kids only yield */
+			if (e->worker2 == kid[k].w0 && e->worker == kid[k].w1 &&
+			    (e->arg == URT_TRM_STOLEN ||
+			     (URT_LOCAL_QUEUE_SIZE < 2 * NKIDS &&
+			      e->arg == URT_TRM_INJECT)))
+				matched++;
+		}
+	}
+	/* Every poll the runtime counted, the tracer saw, per worker. */
+	for (unsigned w = 0; w < MAXW; w++)
+		assert_int_equal(tpolls[w], polls[w]);
+	assert_true(polls[0] + polls[1] > 0);
+	/* Every steal, by thief and victim, with its task count. */
+	for (unsigned w = 0; w < MAXW; w++)
+		for (unsigned v = 0; v < MAXW; v++)
+			assert_int_equal(tsteals[w][v], steals[w][v]);
+	/* One migrate event per kid that changed workers, matching it. */
+	assert_int_equal(kid_migr, moved);
+	assert_int_equal(matched, moved);
+	free(l.ev);
+	free(out);
+	rmdir_all(d);
+}
+
+static void
+test_trace_attach_by_pid_then_detach_leaves_target_clean(void **state)
+{
+	int in[2], outp[2], status;
+	char cmd[8192], line[256], *out, *d = tmpdir();
+	unsigned seen = 9, now = 9, ready = 9;
+	unsigned long long rounds = 0;
+	int err = -1, bad = -1, rc;
+	struct tlog l;
+	FILE *f;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(pipe(in), 0);
+	assert_int_equal(pipe(outp), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* a failed assertion aborts us: do not outlive it */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		dup2(in[0], 0);
+		dup2(outp[1], 1);
+		close(in[1]);
+		close(outp[0]);
+		execl(self, self, "--target-serve", (char *)NULL);
+		_exit(127);
+	}
+	close(in[0]);
+	close(outp[1]);
+	f = fdopen(outp[0], "r");
+	assert_non_null(fgets(line, sizeof(line), f));
+	assert_int_equal(sscanf(line, "T: ready %u", &ready), 1);
+	assert_int_equal(ready, 0);
+
+	snprintf(cmd, sizeof(cmd), "%s --no-live -d 1 -o %s -p %d", ustrace, d,
+		 pid);
+	rc = run(cmd, &out);
+	if (rc)
+		fprintf(stderr, "%s\n", out);
+	assert_int_equal(rc, 0);
+	/* detached: it must go on working; let it run a little */
+	usleep(200000);
+	assert_int_equal(kill(pid, 0), 0);
+	assert_int_equal(write(in[1], "stop\n", 5), 5);
+	assert_non_null(fgets(line, sizeof(line), f));
+	assert_int_equal(sscanf(line,
+				"T: done err %d rounds %llu bad %d "
+				"seen_attached %u attached_now %u",
+				&err, &rounds, &bad, &seen, &now),
+			 5);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(err, 0);
+	assert_int_equal(bad, 0);
+	assert_true(rounds > 0);
+	assert_int_equal(seen, 1); /* the tracer did attach urt:batch */
+	assert_int_equal(now, 0);  /* and the semaphore is back to 0 */
+
+	read_log(d, &l);
+	no_drops(&l);
+	assert_int_equal(l.h.pid, (uint32_t)pid);
+	assert_true(count_type(&l, UST_POLL_BEGIN) > 0);
+	assert_int_equal(count_type(&l, UST_TARGET_EXIT), 0);
+	fclose(f);
+	close(in[1]);
+	free(l.ev);
+	free(out);
+	rmdir_all(d);
+}
+
+static void test_trace_demo_shows_steals_and_migrations(void **state)
+{
+	char cmd[8192], *out, *d = tmpdir();
+	struct tlog l;
+	int rc;
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "%s --no-live --duration 2 -o %s", ustrace,
+		 d);
+	rc = run(cmd, &out);
+	if (rc)
+		fprintf(stderr, "%s\n", out);
+	assert_int_equal(rc, 0);
+	assert_non_null(strstr(out, "ustrace summary"));
+	read_log(d, &l);
+	no_drops(&l);
+	assert_true(count_type(&l, UST_STEAL) > 0);
+	assert_true(count_type(&l, UST_MIGRATE) > 0);
+	assert_true(count_type(&l, UST_WORKER_START) >= 2);
+	assert_true(count_type(&l, UST_TARGET_EXIT) == 1);
+	free(l.ev);
+	free(out);
+	rmdir_all(d);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_trace_steal_and_migrations_match_runtime),
+	    cmocka_unit_test(
+		test_trace_attach_by_pid_then_detach_leaves_target_clean),
+	    cmocka_unit_test(test_trace_demo_shows_steals_and_migrations),
+	};
+	char cmd[8192];
+	int rc;
+
+	if (argc > 1 && !strcmp(argv[1], "--target-steal"))
+		return target_steal();
+	if (argc > 1 && !strcmp(argv[1], "--target-serve"))
+		return target_serve();
+	if (argc < 2) {
+		fprintf(stderr, "usage: test_trace_live PATH-TO-USTRACE\n");
+		return 2;
+	}
+	ustrace = argv[1];
+	if (!realpath("/proc/self/exe", self))
+		return 1;
+	snprintf(cmd, sizeof(cmd), "%s --check", ustrace);
+	rc = system(cmd);
+	rc = WIFEXITED(rc) ? WEXITSTATUS(rc) : 1;
+	if (rc == 2) {
+		printf(
+		    "SKIP: no kernel BTF or no BPF here (ustrace --check)\n");
+		return 77;
+	}
+	if (rc) {
+		fprintf(stderr, "the trace suite runs as root (ustrace "
+				"--check failed)\n");
+		return 1;
+	}
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
