@@ -97,7 +97,9 @@ int urt_cx_budget_spend(struct urt_cx *cx);
  *   }
  *
  * Locals do not survive a suspension (URT_AWAIT, URT_YIELD): keep what must
- * survive in the struct. One URT_AWAIT/URT_YIELD per source line. A
+ * survive in the struct. One URT_AWAIT/URT_YIELD per source line, and never
+ * inside a switch of your own (its case labels would capture the resume
+ * point: the coroutine would return -EINVAL when resumed). A
  * cancelled coroutine stops at its next suspension point: the child it
  * awaits is cancelled and drained, then it returns -ECANCELED.
  * ------------------------------------------------------------------- */

@@ -29,7 +29,10 @@ struct urt_config {
 	/*
 	 * A poll that runs this long blocks its worker's ring (nobody else
 	 * can reap it): counted and reported (urt_stats.long_polls, longest).
-	 * urt_config_init sets 10 ms; 0 turns the measurement off.
+	 * urt_config_init sets 10 ms; 0 turns the measurement off, and with
+	 * it the rescue of a task left in a stuck worker's LIFO slot (an
+	 * idle sibling takes it after half this time) and the timed park
+	 * that lets idle workers notice a stuck sibling.
 	 */
 	uint64_t long_poll_ns;
 };
