@@ -10,10 +10,14 @@
  *    eventfd (EFD_NONBLOCK) armed on its ring and blocks in io_uring_enter;
  *    a wake is a write(2) to the target's eventfd (the monoio/Photon way).
  *  - "urt": the runtime itself, 2 workers. A hop: a task spawns the next
- *    hop task and spins until it has started; the other worker was parked
- *    (its park count rose and it had 20 us to get into io_uring_enter), so
- *    the spawn's notify wakes it with MSG_RING, it steals the task from the
- *    spinning worker's queue and polls it. One-way = spawn -> first poll on
+ *    hop task, then a no-op filler task, and spins until the hop has
+ *    started; the other worker was parked (its park count rose and it had
+ *    20 us to get into io_uring_enter). The scheduler wakes a parked sibling
+ *    only for surplus work (more than one task queued: tokio's rule), which
+ *    the filler provides: the notify wakes it with MSG_RING, it steals the
+ *    hop (the head of the spinning worker's queue) and polls it. A single
+ *    spawned task behind a worker stuck in a poll would instead wait for
+ *    the sibling's timed park (long_poll_ns / 2): not what this measures. One-way = spawn -> first poll on
  *    the other worker; a round trip is two hops (w0 -> w1 -> w0). A task
  *    woken by a waker runs where it is woken (LIFO slot), so the public API
  *    has no way to make a waker cross workers; this spawn+steal hop is the
@@ -273,6 +277,13 @@ struct hop {
 	unsigned from; /* worker of hop k - 1 */
 };
 
+static int filler_run(struct urt_co *co, struct urt_cx *cx)
+{
+	(void)co;
+	(void)cx;
+	return 0;
+}
+
 static uint64_t parks_of(struct urt_rt *rt, unsigned w)
 {
 	struct urt_worker_stats ws;
@@ -327,6 +338,16 @@ static int hop_run(struct urt_co *co, struct urt_cx *cx)
 	err = urt_task_spawn_frame(h->rt, next, NULL);
 	if (err) {
 		urt_frame_free(next);
+		return hop_fail(h, err);
+	}
+	/* Surplus work, so that the spawn wakes the parked sibling. */
+	struct urt_co *fill = urt_frame_new(sizeof(*fill));
+	if (!fill)
+		return hop_fail(h, -ENOMEM);
+	urt_co_init(fill, filler_run);
+	err = urt_task_spawn_frame(h->rt, fill, NULL);
+	if (err) {
+		urt_frame_free(fill);
 		return hop_fail(h, err);
 	}
 	/* Hold this worker until the other one has taken the next hop. */
