@@ -44,6 +44,8 @@ FULL = {
     # this checkout has no urt channel benches.
     "chan_ping_pong": ("chan_ping_pong", lambda w: ["200000", w]),
     "chan_mpsc": ("chan_mpsc", lambda w: ["1000000", "4", "1024", w]),
+    "chan_thread_to_task": ("chan_thread_to_task",
+                            lambda w: ["1000000", "1024", w]),
 }
 QUICK = {
     "spawn_many": ("spawn_many", lambda w: ["10000", w, "time"]),
@@ -56,6 +58,8 @@ QUICK = {
     "task_memory": ("spawn_many", lambda w: ["10000", w, "mem"]),
     "chan_ping_pong": ("chan_ping_pong", lambda w: ["2000", w]),
     "chan_mpsc": ("chan_mpsc", lambda w: ["10000", "4", "1024", w]),
+    "chan_thread_to_task": ("chan_thread_to_task",
+                            lambda w: ["10000", "1024", w]),
 }
 WAKE_FULL = ["20000", "2000"]
 WAKE_QUICK = ["2000", "200"]
