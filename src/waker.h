@@ -72,10 +72,20 @@ URT__HIDDEN int urt__waiter_block(struct urt_waiter *w, pthread_mutex_t *mu,
 struct urt_chan;
 URT__HIDDEN size_t urt__chan_item_size(struct urt_chan *ch);
 
-/* Non-recursive process-local mutex (no CLOCK attr needed). */
+/*
+ * The lock of a channel or primitive: held for a few dozen instructions
+ * (copy an item, link a waiter), contended by workers on other CPUs. An
+ * adaptive mutex spins briefly before sleeping in futex, instead of paying
+ * a futex sleep and wake per contended send (the chan_mpsc profile).
+ */
 static inline void urt__mu_init(pthread_mutex_t *mu)
 {
-	pthread_mutex_init(mu, NULL);
+	pthread_mutexattr_t a;
+
+	pthread_mutexattr_init(&a);
+	pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ADAPTIVE_NP);
+	pthread_mutex_init(mu, &a);
+	pthread_mutexattr_destroy(&a);
 }
 
 #endif
