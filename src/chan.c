@@ -360,9 +360,12 @@ static int send_poll(struct urt_future *f, struct urt_cx *cx)
 
 	if (!cx || !cx->task)
 		return -EINVAL;
-	if (op->w.state == URT__WS_IDLE && !budget_left(cx))
-		return URT_PENDING;
 	pthread_mutex_lock(&ch->mu);
+	/* state is written by granters under ch->mu: read it under it too */
+	if (op->w.state == URT__WS_IDLE && !budget_left(cx)) {
+		pthread_mutex_unlock(&ch->mu);
+		return URT_PENDING;
+	}
 	if (op->w.state == URT__WS_GRANTED) {
 		op->w.state = URT__WS_IDLE;
 		r = op->w.res;
@@ -408,9 +411,12 @@ static int recv_poll(struct urt_future *f, struct urt_cx *cx)
 
 	if (!cx || !cx->task)
 		return -EINVAL;
-	if (op->w.state != URT__WS_QUEUED && !budget_left(cx))
-		return URT_PENDING;
 	pthread_mutex_lock(&ch->mu);
+	/* state is written by granters under ch->mu: read it under it too */
+	if (op->w.state != URT__WS_QUEUED && !budget_left(cx)) {
+		pthread_mutex_unlock(&ch->mu);
+		return URT_PENDING;
+	}
 	if (op->w.state == URT__WS_GRANTED) {
 		op->w.state = URT__WS_IDLE;
 		if (op->w.res < 0) { /* cancelled */
