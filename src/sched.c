@@ -20,6 +20,16 @@
  * The message's CQE ends the wait even if it lands before the worker
  * enters the kernel.
  *
+ * Which producers notify. A plain thread pushing to the global queue
+ * always runs the check above. A worker pushing to its own queue runs it
+ * only when that leaves more than one task queued (surplus work, tokio's
+ * rule): a lone task behind the running one is cheaper to run here than a
+ * cross-CPU wake and a migration. The argument above holds for every
+ * notifying push; a lone task that is not notified is found by its own
+ * worker, or, if that worker blocks in a long poll, by an idle sibling on
+ * its timed park (long_poll_ns / 2, only while some sibling runs), which
+ * may also take a task from the stuck worker's LIFO slot (steal_lifo).
+ *
  * Searching (tokio/Go). At most half the workers search at once. A worker
  * woken by notify starts searching (the notifier counted it). A searcher
  * that finds work stops searching; if it was the last one, it wakes another
