@@ -341,16 +341,10 @@ int urt_chan_recv_blocking(struct urt_chan *ch, void *out, uint64_t timeout_ns)
 
 /*
  * Coop budget: a send/recv that is always ready (a full stream) must let
- * the other tasks of its worker run. Checked before acting, spent after.
+ * the worker's other tasks run. The check comes before any item moves, so
+ * an exhausted budget leaves nothing half done; a poll that then pends
+ * ends the task's poll anyway, so spending on it costs nothing.
  */
-static bool budget_left(struct urt_cx *cx)
-{
-	if (cx->budget)
-		return true;
-	urt_cx_yield(cx);
-	return false;
-}
-
 static int send_poll(struct urt_future *f, struct urt_cx *cx)
 {
 	struct urt_chan_op *op = (struct urt_chan_op *)f;
@@ -362,7 +356,7 @@ static int send_poll(struct urt_future *f, struct urt_cx *cx)
 		return -EINVAL;
 	pthread_mutex_lock(&ch->mu);
 	/* state is written by granters under ch->mu: read it under it too */
-	if (op->w.state == URT__WS_IDLE && !budget_left(cx)) {
+	if (op->w.state == URT__WS_IDLE && !urt_cx_budget_spend(cx)) {
 		pthread_mutex_unlock(&ch->mu);
 		return URT_PENDING;
 	}
@@ -380,8 +374,6 @@ static int send_poll(struct urt_future *f, struct urt_cx *cx)
 	}
 	pthread_mutex_unlock(&ch->mu);
 	urt__wakeset_flush(&ws);
-	if (r != URT_PENDING && cx->budget)
-		cx->budget--;
 	return r;
 }
 
@@ -413,7 +405,7 @@ static int recv_poll(struct urt_future *f, struct urt_cx *cx)
 		return -EINVAL;
 	pthread_mutex_lock(&ch->mu);
 	/* state is written by granters under ch->mu: read it under it too */
-	if (op->w.state != URT__WS_QUEUED && !budget_left(cx)) {
+	if (op->w.state != URT__WS_QUEUED && !urt_cx_budget_spend(cx)) {
 		pthread_mutex_unlock(&ch->mu);
 		return URT_PENDING;
 	}
@@ -436,8 +428,6 @@ static int recv_poll(struct urt_future *f, struct urt_cx *cx)
 out:
 	pthread_mutex_unlock(&ch->mu);
 	urt__wakeset_flush(&ws);
-	if (r != URT_PENDING && cx->budget)
-		cx->budget--;
 	return r;
 }
 

@@ -715,10 +715,84 @@ static void test_watch_task_sees_latest_value_then_close(void **state)
 	h_rt_free_clean(rt);
 }
 
+/*
+ * Coop budget: a task whose channel ops are always ready (it receives an
+ * item and sends it straight back) must still let the other task on its
+ * only worker run. Bounded loop: without the budget it would run all its
+ * rounds without the flag ever being set.
+ */
+struct echo_loop {
+	struct urt_co co;
+	struct urt_chan *ch;
+	struct urt_chan_op op;
+	_Atomic int *flag;
+	uint32_t v;
+	int i, saw;
+};
+
+H_CO(echo_loop_run)
+{
+	struct echo_loop *e = (struct echo_loop *)co;
+	int r = 0;
+
+	URT_BEGIN(co);
+	for (e->i = 0; e->i < 100000 && !atomic_load(e->flag); e->i++) {
+		URT_AWAIT(co, cx, urt_chan_recv(&e->op, e->ch, &e->v), r);
+		if (r)
+			URT_RETURN(co, r);
+		URT_AWAIT(co, cx, urt_chan_send(&e->op, e->ch, &e->v), r);
+		if (r)
+			URT_RETURN(co, r);
+	}
+	e->saw = atomic_load(e->flag);
+	URT_END(co, 0);
+}
+
+struct flag_setter {
+	struct urt_co co;
+	_Atomic int *flag;
+};
+
+H_CO(flag_setter_run)
+{
+	struct flag_setter *f = (struct flag_setter *)co;
+
+	URT_BEGIN(co);
+	atomic_store(f->flag, 1);
+	URT_END(co, 0);
+}
+
+static void test_chan_always_ready_loop_lets_other_task_run(void **state)
+{
+	struct urt_rt *rt = h_rt(1);
+	_Atomic int flag = 0;
+	struct echo_loop e = { .flag = &flag };
+	struct flag_setter f = { .flag = &flag };
+	struct urt_task_handle he, hf;
+	uint32_t one = 1;
+
+	(void)state;
+	assert_int_equal(urt_chan_new(&e.ch, sizeof(uint32_t), 4, NULL), 0);
+	assert_int_equal(urt_chan_try_send(e.ch, &one), 0);
+	urt_co_init(&e.co, echo_loop_run);
+	urt_co_init(&f.co, flag_setter_run);
+	assert_int_equal(urt_task_spawn(rt, &e.co.base, &he), 0);
+	assert_int_equal(urt_task_spawn(rt, &f.co.base, &hf), 0);
+	assert_int_equal(urt_task_join_blocking(&he), 0);
+	assert_int_equal(urt_task_join_blocking(&hf), 0);
+	assert_true(e.saw);
+	assert_true(e.i < 100000);
+	urt_chan_sender_drop(e.ch);
+	urt_chan_receiver_drop(e.ch);
+	h_rt_free_clean(rt);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_chan_task_to_task_keeps_order),
+		cmocka_unit_test(
+			test_chan_always_ready_loop_lets_other_task_run),
 		cmocka_unit_test(test_chan_bounded_sender_task_waits_for_room),
 		cmocka_unit_test(
 			test_chan_blocking_send_on_full_times_out_with_etime),
