@@ -84,6 +84,7 @@ struct urt_cx {
 	struct urt__worker *w;
 	struct urt_task *task;
 	unsigned budget; /* ready results left in this poll (coop) */
+	bool yielded;	 /* the task asked to be re-queued (urt_cx_yield) */
 };
 
 #define URT__BUDGET 128 /* per poll, as tokio */

@@ -399,6 +399,7 @@ void urt__task_run(struct urt__worker *w, struct urt_task *t)
 		;
 	w->cx.task = t;
 	w->cx.budget = URT__BUDGET;
+	w->cx.yielded = false;
 	note_worker(w, t);
 	if ((s & URT__T_ABORT) && !(t->flags & URT__TF_ABORTING)) {
 		t->flags |= URT__TF_ABORTING;
@@ -424,13 +425,16 @@ void urt__task_run(struct urt__worker *w, struct urt_task *t)
 		return;
 	}
 	w->cx.task = NULL;
+	/* A yield is a wake by the runner itself, folded into this CAS
+	 * (one RMW per yield instead of two). */
+	uint32_t yielded = w->cx.yielded ? URT__T_NOTIFIED : 0;
 	s = atomic_load_explicit(&t->state, memory_order_relaxed);
 	/* release: our poll's writes are visible to the next runner */
 	while (!atomic_compare_exchange_weak_explicit(
-		&t->state, &s, s & ~URT__T_RUNNING, memory_order_acq_rel,
-		memory_order_relaxed))
+		&t->state, &s, (s & ~URT__T_RUNNING) | yielded,
+		memory_order_acq_rel, memory_order_relaxed))
 		;
-	if (s & URT__T_NOTIFIED)
+	if ((s | yielded) & URT__T_NOTIFIED)
 		urt__schedule(t->rt, t, URT__SCHED_YIELD); /* keeps its ref */
 	else
 		urt__task_unref(t);
@@ -438,10 +442,10 @@ void urt__task_run(struct urt__worker *w, struct urt_task *t)
 
 void urt_cx_yield(struct urt_cx *cx)
 {
-	/* relaxed: only the runner re-queues, on its own thread */
 	if (cx && cx->task) {
-		atomic_fetch_or_explicit(&cx->task->state, URT__T_NOTIFIED,
-					 memory_order_relaxed);
+		/* task_run sets NOTIFIED as the poll ends; meanwhile a
+		 * waker may set it too (then it queues nothing: RUNNING) */
+		cx->yielded = true;
 		/* runnable at once: sched time, not idle, for a tracer */
 		URT_TREC(cx->w, URT_TR_WAKE, cx->task->id, 0,
 			 URT_TRW_RUNNING);
