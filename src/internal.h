@@ -224,6 +224,9 @@ struct urt__reg_shard {
 struct urt_rt {
 	struct urt_config cfg;
 	unsigned nworkers;
+	/* Parking uses membarrier instead of a seq_cst store per push (the
+	 * asymmetric Dekker in sched.c); set once before workers start. */
+	bool asym_park;
 	struct urt__worker *workers;
 
 	/* Global inject queue: FIFO under inject_lock; inject_len lets
@@ -280,6 +283,11 @@ URT__HIDDEN void urt__schedule(struct urt_rt *rt, struct urt_task *t,
 			       enum urt__sched_kind kind);
 /* Wakes every parked worker (shutdown). */
 URT__HIDDEN void urt__unpark_all(struct urt_rt *rt);
+/* Registers this process for MEMBARRIER_CMD_PRIVATE_EXPEDITED (once);
+ * true when urt__asym_barrier() works. */
+URT__HIDDEN bool urt__asym_barrier_init(void);
+/* A full memory barrier on every CPU running a thread of this process. */
+URT__HIDDEN void urt__asym_barrier(void);
 URT__HIDDEN void *urt__worker_main(void *arg);
 URT__HIDDEN void urt__note_long_poll(struct urt__worker *w, uint64_t task_id,
 				     uint64_t ns);

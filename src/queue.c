@@ -12,8 +12,9 @@
  * owner's capacity check uses steal, not real. Indices wrap (u32).
  *
  * Memory ordering:
- *  - push: slot store, then tail store (seq_cst, for parking; release would
- *    do for stealers); a stealer load-acquires tail before reading slots.
+ *  - push: slot store, then tail store (release; seq_cst for parking when
+ *    membarrier is missing); a stealer load-acquires tail before reading
+ *    slots.
  *  - steal: claim CAS on head (acq_rel) moves real forward; the copy-out
  *    reads slots; the release CAS moves steal up to real, publishing "slots
  *    free" to the owner, whose push load-acquires head before reusing one.
@@ -107,13 +108,14 @@ bool urt__lq_push(struct urt__lq *q, struct urt_rt *rt, struct urt_task *t)
 
 		if (tail - steal_of(head) < CAP) {
 			q->buf[tail & MASK] = t;
-			/* seq_cst (not just release: the slot before the
-			 * index): the producer half of the parking argument
-			 * in sched.c, ordered before the idle counters'
-			 * loads. Costs a full barrier on this core's own
-			 * cache line instead of an RMW on a shared one. A
-			 * lone worker has nobody to wake: release is enough. */
-			if (rt->nworkers > 1)
+			/* release: the slot before the index, for stealers.
+			 * The parking argument in sched.c also needs this
+			 * store ordered before the idle counters' loads
+			 * that follow: the parker's membarrier does that
+			 * (asym_park), else a seq_cst store (a full barrier
+			 * on this core's own line). A lone worker has
+			 * nobody to wake. */
+			if (rt->nworkers > 1 && !rt->asym_park)
 				atomic_store(&q->tail, tail + 1);
 			else
 				atomic_store_explicit(&q->tail, tail + 1,

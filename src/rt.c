@@ -122,6 +122,7 @@ int urt_rt_new(const struct urt_config *cfg, struct urt_rt **out)
 	rt->cfg = *cfg;
 	rt->nworkers = n;
 	rt->long_poll_ns = cfg->long_poll_ns;
+	rt->asym_park = n > 1 && urt__asym_barrier_init();
 	atomic_init(&rt->next_id, 1);
 	pthread_mutex_init(&rt->inject_lock, NULL);
 	pthread_mutex_init(&rt->start_lock, NULL);

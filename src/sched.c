@@ -20,6 +20,22 @@
  * The message's CQE ends the wait even if it lands before the worker
  * enters the kernel.
  *
+ * The asymmetric form (rt->asym_park, when membarrier works: kernel 4.14+).
+ * A seq_cst tail store costs every local push a full barrier, for the rare
+ * park. Instead the push stores tail with release, and the parker, after
+ * its seq_cst RMW on num_parked and before its re-check, calls
+ * membarrier(PRIVATE_EXPEDITED): every CPU running one of our threads
+ * executes a full barrier B before the call returns (one that is not
+ * running passed a context switch, also a full barrier). Take a producer P
+ * whose tail store S is followed in program order by its num_parked load
+ * L (a compiler barrier keeps them in that order). If S precedes B in P's
+ * order, S is visible once membarrier returns, and the re-check sees the
+ * work. Otherwise L follows B, and B follows the parker's increment
+ * (complete before the syscall), so L sees num_parked counted and P
+ * notifies. Pushes to the global queue and task completion still use
+ * seq_cst RMWs, which need no help. The cost moves to parking: an IPI to
+ * the CPUs running our threads (none when every sibling is parked).
+ *
  * Which producers notify. A plain thread pushing to the global queue
  * always runs the check above. A worker pushing to its own queue runs it
  * only when that leaves more than one task queued (surplus work, tokio's
@@ -37,10 +53,12 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <linux/membarrier.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -69,6 +87,35 @@ static void count(_Atomic uint64_t *c, uint64_t n)
  * Wake-ups
  * ------------------------------------------------------------------- */
 
+/* 0: not tried, 1: registered, -1: unavailable. */
+static _Atomic int membarrier_state;
+
+bool urt__asym_barrier_init(void)
+{
+	/* relaxed: the syscalls are idempotent; racing callers agree */
+	int st = atomic_load_explicit(&membarrier_state, memory_order_relaxed);
+	long cmds;
+
+	if (st)
+		return st > 0;
+	cmds = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+	st = cmds >= 0 && (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
+			     syscall(SYS_membarrier,
+				     MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED,
+				     0, 0) == 0
+		     ? 1
+		     : -1;
+	atomic_store_explicit(&membarrier_state, st, memory_order_relaxed);
+	return st > 0;
+}
+
+void urt__asym_barrier(void)
+{
+	/* Registered in urt__asym_barrier_init; cannot fail after that
+	 * (the only errors are bad commands and not registered). */
+	(void)syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+}
+
 static int send_wake(struct urt__worker *target)
 {
 	struct urt__worker *self = tl_worker;
@@ -93,6 +140,9 @@ static void notify_parked(struct urt_rt *rt)
 	/* A lone worker pushing to its own queue has nobody to wake. */
 	if (rt->nworkers == 1 && self && self->rt == rt)
 		return;
+	/* Keeps the caller's queue store before these loads in program
+	 * order (the asymmetric form; see "Parking" at the top). */
+	atomic_signal_fence(memory_order_seq_cst);
 	/* seq_cst loads: see "Parking" at the top. */
 	if (atomic_load(&rt->num_searching) != 0 ||
 	    atomic_load(&rt->num_parked) == 0)
@@ -311,6 +361,58 @@ static struct urt_task *steal_work(struct urt__worker *w)
 	return NULL;
 }
 
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield" ::: "memory");
+#else
+	atomic_signal_fence(memory_order_seq_cst);
+#endif
+}
+
+/*
+ * A searcher that found nothing keeps looking for a short while before it
+ * parks, as long as a sibling runs (Go's spinning M). A producer that sees
+ * it searching sends no wake (notify_parked), so a worker that spawns or
+ * wakes tasks at a steady pace feeds its sibling without a cross-CPU wake
+ * per batch (a MSG_RING wake of a sleeping vCPU costs tens of us here, and
+ * the sender pays a try_to_wake_up in its syscall). Bounded: SPIN_ROUNDS
+ * rounds of a pause burst and one steal pass, a few tens of us in all.
+ * Returns a task it stole or took from the global queue; it also stops
+ * when its own ring or queue got work (the caller looks at those).
+ */
+#define SPIN_ROUNDS 64
+#define SPIN_PAUSES 32
+
+static struct urt_task *spin_for_work(struct urt__worker *w)
+{
+	struct urt_rt *rt = w->rt;
+
+	for (unsigned r = 0; r < SPIN_ROUNDS; r++) {
+		/* relaxed: a hint only; park() re-checks with seq_cst */
+		if (atomic_load_explicit(&rt->num_parked,
+					 memory_order_relaxed) + 1 >=
+			    rt->nworkers ||
+		    atomic_load_explicit(&rt->shutdown, memory_order_relaxed))
+			return NULL;
+		for (unsigned i = 0; i < SPIN_PAUSES; i++)
+			cpu_relax();
+		/* On an oversubscribed machine the producer may be waiting
+		 * for this CPU: let it have it. */
+		sched_yield();
+		if (urt__ring_reap(w->ring, false) > 0 ||
+		    atomic_load_explicit(&w->lifo, memory_order_relaxed) ||
+		    urt__lq_len(&w->lq))
+			return NULL;
+		struct urt_task *t = steal_work(w);
+		if (t)
+			return t;
+	}
+	return NULL;
+}
+
 static struct urt_task *next_task(struct urt__worker *w, unsigned *lifo_run)
 {
 	struct urt_task *t;
@@ -438,6 +540,8 @@ static void park(struct urt__worker *w)
 	stop_searching(w, false);
 	atomic_fetch_add(&rt->num_parked, 1);
 	atomic_store(&w->park, URT__W_PARKED); /* seq_cst */
+	if (rt->asym_park)
+		urt__asym_barrier(); /* the producers' half of the fence */
 	if (!work_visible(w)) {
 		count_own(&w->parks, 1);
 		/* Parked, this worker's events would wait unseen. */
@@ -529,12 +633,17 @@ static void worker_loop(struct urt__worker *w)
 		    atomic_load_explicit(&w->lifo, memory_order_relaxed) ||
 		    urt__lq_len(&w->lq))
 			continue;
-		if (start_searching(w) && (t = steal_work(w))) {
+		if (start_searching(w) &&
+		    ((t = steal_work(w)) || (t = spin_for_work(w)))) {
 			stop_searching(w, true);
 			run(w, t);
 			++w->tick;
 			continue;
 		}
+		if (w->searching && (atomic_load_explicit(&w->lifo,
+							  memory_order_relaxed) ||
+				     urt__lq_len(&w->lq)))
+			continue; /* the spin reaped work for this worker */
 		if (shutdown_done(w))
 			break;
 		/*
