@@ -163,8 +163,10 @@ URT__HIDDEN struct urt_task *urt__lq_pop(struct urt__lq *q);
 URT__HIDDEN struct urt_task *urt__lq_steal_into(struct urt__lq *src,
 						struct urt__lq *dst,
 						uint32_t *count);
-URT__HIDDEN void urt__inject_push(struct urt_rt *rt, struct urt_task *head,
-				  struct urt_task *tail, size_t n);
+/* Appends v[0..n) to the inject queue (any thread). Cannot fail. */
+URT__HIDDEN void urt__inject_push(struct urt_rt *rt, struct urt_task *const *v,
+				  size_t n);
+URT__HIDDEN void urt__inject_deinit(struct urt_rt *rt);
 /*
  * Pops one task to run; with dst, also moves up to max - 1 more into dst
  * (the caller owns dst).
@@ -229,11 +231,17 @@ struct urt_rt {
 	bool asym_park;
 	struct urt__worker *workers;
 
-	/* Global inject queue: FIFO under inject_lock; inject_len lets
+	/* Global inject queue (queue.c): a growable ring of task pointers
+	 * (inject_buf, inject_cap a power of two, inject_first, inject_n),
+	 * then a spill list for when it cannot grow (inject_head/tail via
+	 * u.next), all under inject_lock; inject_len (ring + spill) lets
 	 * workers test emptiness without the lock (seq_cst, see park). */
 	pthread_mutex_t inject_lock;
+	struct urt_task **inject_buf;
+	size_t inject_cap, inject_first, inject_n;
 	struct urt_task *inject_head, *inject_tail;
 	_Atomic size_t inject_len;
+	_Atomic uint64_t inject_spills; /* statistics */
 
 	/* Registry of live tasks, for shutdown; sharded by task id so that
 	 * spawning workers rarely share a lock. */

@@ -74,7 +74,7 @@ static bool push_overflow(struct urt__lq *q, struct urt_rt *rt,
 {
 	const uint32_t n = CAP / 2;
 	uint32_t real = real_of(head);
-	struct urt_task *first, *prev;
+	struct urt_task *v[CAP / 2 + 1];
 
 	/* Claim n tasks as if stealing them; fails if a stealer is active
 	 * or the owner's view is stale. */
@@ -84,15 +84,10 @@ static bool push_overflow(struct urt__lq *q, struct urt_rt *rt,
 		    &q->head, &head, pack(real + n, real + n),
 		    memory_order_acq_rel, memory_order_relaxed))
 		return false;
-	first = q->buf[real & MASK];
-	prev = first;
-	for (uint32_t i = 1; i < n; i++) {
-		struct urt_task *x = q->buf[(real + i) & MASK];
-		prev->u.next = x;
-		prev = x;
-	}
-	prev->u.next = t;
-	urt__inject_push(rt, first, t, n + 1);
+	for (uint32_t i = 0; i < n; i++)
+		v[i] = q->buf[(real + i) & MASK];
+	v[n] = t;
+	urt__inject_push(rt, v, n + 1);
 	return true;
 }
 
@@ -125,8 +120,7 @@ bool urt__lq_push(struct urt__lq *q, struct urt_rt *rt, struct urt_task *t)
 		if (steal_of(head) != real_of(head)) {
 			/* A stealer is copying out; it will free half the
 			 * queue. Meanwhile send this one task to inject. */
-			t->u.next = NULL;
-			urt__inject_push(rt, t, t, 1);
+			urt__inject_push(rt, &t, 1);
 			return true;
 		}
 		if (push_overflow(q, rt, head, tail, t))
@@ -217,18 +211,76 @@ struct urt_task *urt__lq_steal_into(struct urt__lq *src, struct urt__lq *dst,
 	return ret;
 }
 
-/* --- inject queue ---------------------------------------------------- */
+/* --- inject queue ---------------------------------------------------
+ *
+ * A ring of task pointers that grows by doubling, under inject_lock. A
+ * push copies pointers in, a pop copies up to a batch out: neither touches
+ * a task header while it holds the lock. (A linked list made a batch pop
+ * chase up to 128 cold headers under the lock; with two workers taking
+ * turns at overflow and refill, they convoyed on it, futex sleeps and all.)
+ * When the ring cannot grow (ENOMEM; or past URT_INJECT_RING_MAX, which
+ * the small-queues build sets low so that tests run this path), tasks go
+ * to a spill list (u.next), and so do all pushes until it is empty again;
+ * pops drain the ring first. Nothing is lost and the order stays FIFO.
+ */
 
-void urt__inject_push(struct urt_rt *rt, struct urt_task *head,
-		      struct urt_task *tail, size_t n)
+#ifndef URT_INJECT_RING_MAX
+#define URT_INJECT_RING_MAX ((size_t)1 << 26)
+#endif
+#define INJECT_MIN 256
+
+/* Caller holds the lock. Makes room for n more; false if it cannot. */
+static bool inject_reserve(struct urt_rt *rt, size_t n)
 {
-	tail->u.next = NULL;
+	size_t cap = rt->inject_cap, need = rt->inject_n + n;
+	struct urt_task **nb;
+
+	if (need <= cap)
+		return true;
+	if (!cap)
+		cap = INJECT_MIN;
+	while (cap < need)
+		cap *= 2;
+	if (cap > URT_INJECT_RING_MAX)
+		return false;
+	nb = malloc(cap * sizeof(*nb));
+	if (!nb)
+		return false;
+	/* Unwrap the live range to the start of the new ring. */
+	for (size_t i = 0; i < rt->inject_n; i++)
+		nb[i] = rt->inject_buf[(rt->inject_first + i) &
+				       (rt->inject_cap - 1)];
+	free(rt->inject_buf);
+	rt->inject_buf = nb;
+	rt->inject_cap = cap;
+	rt->inject_first = 0;
+	return true;
+}
+
+void urt__inject_push(struct urt_rt *rt, struct urt_task *const *v, size_t n)
+{
 	pthread_mutex_lock(&rt->inject_lock);
-	if (rt->inject_tail)
-		rt->inject_tail->u.next = head;
-	else
-		rt->inject_head = head;
-	rt->inject_tail = tail;
+	if (!rt->inject_head && inject_reserve(rt, n)) {
+		size_t mask = rt->inject_cap - 1;
+		size_t at = rt->inject_first + rt->inject_n;
+
+		for (size_t i = 0; i < n; i++)
+			rt->inject_buf[(at + i) & mask] = v[i];
+		rt->inject_n += n;
+	} else {
+		/* Spill (rare): behind whatever spilled before, so that
+		 * the spill list stays FIFO. relaxed: statistics. */
+		atomic_fetch_add_explicit(&rt->inject_spills, n,
+					  memory_order_relaxed);
+		for (size_t i = 0; i < n; i++) {
+			v[i]->u.next = NULL;
+			if (rt->inject_tail)
+				rt->inject_tail->u.next = v[i];
+			else
+				rt->inject_head = v[i];
+			rt->inject_tail = v[i];
+		}
+	}
 	/* seq_cst: ordered before the idle-counter loads (sched.c) */
 	atomic_fetch_add(&rt->inject_len, n);
 	pthread_mutex_unlock(&rt->inject_lock);
@@ -237,42 +289,66 @@ void urt__inject_push(struct urt_rt *rt, struct urt_task *head,
 struct urt_task *urt__inject_pop(struct urt_rt *rt, struct urt__lq *dst,
 				 uint32_t max)
 {
-	struct urt_task *first, *t;
-	uint32_t dst_tail, n = 0;
+	struct urt_task *first;
+	uint32_t dst_tail = 0, n = 0;
 
 	if (!atomic_load(&rt->inject_len))
 		return NULL;
-	pthread_mutex_lock(&rt->inject_lock);
-	first = rt->inject_head;
-	if (!first) {
-		pthread_mutex_unlock(&rt->inject_lock);
-		return NULL;
-	}
-	t = first->u.next;
-	n = 1;
-	first->flags |= URT__TF_INJECTED;
-	if (dst) {
+	if (dst)
+		/* relaxed: only this thread (dst's owner) writes dst->tail */
 		dst_tail = atomic_load_explicit(&dst->tail,
 						memory_order_relaxed);
-		uint32_t room = CAP - (dst_tail - steal_of(atomic_load_explicit(
-						    &dst->head,
-						    memory_order_acquire)));
-		uint32_t take = max < room ? max : room;
-		uint32_t i = 0;
-		for (; t && i + 1 < take; i++) {
-			t->flags |= URT__TF_INJECTED;
-			dst->buf[(dst_tail + i) & MASK] = t;
-			t = t->u.next;
+	pthread_mutex_lock(&rt->inject_lock);
+	if (rt->inject_n) {
+		size_t mask = rt->inject_cap - 1;
+		uint32_t take = 1;
+
+		if (dst) {
+			uint32_t room = CAP - (dst_tail -
+					       steal_of(atomic_load_explicit(
+						       &dst->head,
+						       memory_order_acquire)));
+			take = max < room + 1 ? max : room + 1;
+			if (take > rt->inject_n)
+				take = (uint32_t)rt->inject_n;
+			if (!take)
+				take = 1;
 		}
-		n += i;
-		if (i)
-			atomic_store_explicit(&dst->tail, dst_tail + i,
-					      memory_order_release);
+		first = rt->inject_buf[rt->inject_first & mask];
+		/* dst's slots past its tail are the owner's (not yet
+		 * published): fill them here, publish after the flags */
+		for (uint32_t i = 1; i < take; i++)
+			dst->buf[(dst_tail + i - 1) & MASK] =
+				rt->inject_buf[(rt->inject_first + i) & mask];
+		rt->inject_first += take;
+		rt->inject_n -= take;
+		n = take;
+	} else if ((first = rt->inject_head)) {
+		rt->inject_head = first->u.next;
+		if (!rt->inject_head)
+			rt->inject_tail = NULL;
+		n = 1;
 	}
-	rt->inject_head = t;
-	if (!t)
-		rt->inject_tail = NULL;
-	atomic_fetch_sub(&rt->inject_len, n);
+	if (n)
+		atomic_fetch_sub(&rt->inject_len, n);
 	pthread_mutex_unlock(&rt->inject_lock);
+	if (!n)
+		return NULL;
+	/* Ours now, not yet visible to stealers: mark them for the migrate
+	 * probe outside the lock. */
+	first->flags |= URT__TF_INJECTED;
+	for (uint32_t i = 1; i < n; i++)
+		dst->buf[(dst_tail + i - 1) & MASK]->flags |= URT__TF_INJECTED;
+	if (n > 1)
+		/* release: the slots before the index, for stealers */
+		atomic_store_explicit(&dst->tail, dst_tail + n - 1,
+				      memory_order_release);
 	return first;
+}
+
+void urt__inject_deinit(struct urt_rt *rt)
+{
+	free(rt->inject_buf);
+	rt->inject_buf = NULL;
+	rt->inject_cap = rt->inject_n = rt->inject_first = 0;
 }

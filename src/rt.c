@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "waker.h"
 
 static __thread char rt_error[256];
 
@@ -81,6 +82,7 @@ static void rt_destroy(struct urt_rt *rt)
 		pthread_mutex_destroy(&rt->shards[i].lock);
 	}
 	free(rt->shards);
+	urt__inject_deinit(rt);
 	pthread_mutex_destroy(&rt->inject_lock);
 	pthread_mutex_destroy(&rt->start_lock);
 	pthread_cond_destroy(&rt->start_cv);
@@ -124,7 +126,8 @@ int urt_rt_new(const struct urt_config *cfg, struct urt_rt **out)
 	rt->long_poll_ns = cfg->long_poll_ns;
 	rt->asym_park = n > 1 && urt__asym_barrier_init();
 	atomic_init(&rt->next_id, 1);
-	pthread_mutex_init(&rt->inject_lock, NULL);
+	/* adaptive: held for a few loads and stores, contended by workers */
+	urt__mu_init(&rt->inject_lock);
 	pthread_mutex_init(&rt->start_lock, NULL);
 	pthread_cond_init(&rt->start_cv, NULL);
 	rt->workers = aligned_alloc(64, n * sizeof(*rt->workers));
@@ -153,7 +156,7 @@ int urt_rt_new(const struct urt_config *cfg, struct urt_rt **out)
 	}
 	memset(rt->shards, 0, rt->nshards * sizeof(*rt->shards));
 	for (unsigned i = 0; i < rt->nshards; i++)
-		pthread_mutex_init(&rt->shards[i].lock, NULL);
+		urt__mu_init(&rt->shards[i].lock);
 	if (n <= 64) {
 		rt->steal_matrix = calloc((size_t)n * n,
 					  sizeof(*rt->steal_matrix));
@@ -214,6 +217,8 @@ void urt_rt_stats(struct urt_rt *rt, struct urt_stats *st)
 						   memory_order_relaxed);
 	st->longest_poll_task = atomic_load_explicit(&rt->longest_poll_task,
 						     memory_order_relaxed);
+	st->inject_spills = atomic_load_explicit(&rt->inject_spills,
+						 memory_order_relaxed);
 	for (unsigned i = 0; i < rt->nworkers; i++) {
 		struct urt__worker *w = &rt->workers[i];
 		st->polls += atomic_load_explicit(&w->polls,

@@ -241,7 +241,7 @@ void urt__schedule(struct urt_rt *rt, struct urt_task *t,
 	}
 	if (kind == URT__SCHED_WAKE)
 		URT_TREC(w, URT_TR_WAKE, t->id, 0, URT_TRW_INJECT);
-	urt__inject_push(rt, t, t, 1);
+	urt__inject_push(rt, &t, 1);
 	notify_parked(rt);
 }
 

@@ -137,6 +137,168 @@ static struct urt_future *mark_init(struct mark_fut *m, _Atomic int *ran)
 }
 
 /* ---------------------------------------------------------------------
+ * The global queue holds any number of tasks, in order
+ * ------------------------------------------------------------------- */
+
+#define NFLOOD 3000u
+
+/* Holds its worker until released (a blocking poll, on purpose). */
+struct gate {
+	struct urt_future base;
+	_Atomic int *started, *release;
+};
+
+static int gate_hold_poll(struct urt_future *f, struct urt_cx *cx)
+{
+	struct gate *g = (struct gate *)f;
+	uint64_t end = urt_now_ns() + WAIT_NS;
+
+	(void)cx;
+	atomic_fetch_add(g->started, 1);
+	while (!atomic_load(g->release))
+		if (urt_now_ns() > end)
+			return -ETIMEDOUT;
+		else
+			nap_us(50);
+	return 0;
+}
+
+static const struct urt_future_vt gate_hold_vt = { .poll = gate_hold_poll };
+
+/* Records the order in which the flood ran. */
+struct seq_fut {
+	struct urt_future base;
+	unsigned idx;
+	_Atomic unsigned *next, *done;
+	unsigned *order;
+};
+
+static int seq_poll(struct urt_future *f, struct urt_cx *cx)
+{
+	struct seq_fut *q = (struct seq_fut *)f;
+
+	(void)cx;
+	q->order[atomic_fetch_add(q->next, 1)] = q->idx;
+	atomic_fetch_add(q->done, 1); /* seq_cst: publishes the slot */
+	return 0;
+}
+
+static const struct urt_future_vt seq_vt = { .poll = seq_poll };
+
+/*
+ * Every worker held by a gate, a plain thread spawns NFLOOD tasks: all go
+ * to the global queue, past the ring's growth limit in the small-queues
+ * build (its spill list). Once released, every task runs exactly once.
+ */
+static void flood_inject(unsigned workers)
+{
+	struct urt_rt *rt = h_rt_untimed_park(workers);
+	_Atomic int started = 0, release = 0;
+	_Atomic unsigned next = 0, done = 0;
+	struct gate gates[4];
+	struct urt_task_handle gh[4];
+	struct seq_fut *flood = calloc(NFLOOD, sizeof(*flood));
+	unsigned *order = calloc(NFLOOD, sizeof(*order));
+	struct urt_stats st;
+
+	assert_true(workers <= 4 && flood && order);
+	for (unsigned i = 0; i < workers; i++) {
+		gates[i] = (struct gate){ { &gate_hold_vt }, &started,
+					  &release };
+		assert_int_equal(urt_task_spawn(rt, &gates[i].base, &gh[i]), 0);
+	}
+	assert_true(WAIT_FOR(atomic_load(&started) == (int)workers));
+	for (unsigned i = 0; i < NFLOOD; i++) {
+		flood[i] = (struct seq_fut){ { &seq_vt }, i, &next, &done,
+					     order };
+		assert_int_equal(urt_task_spawn(rt, &flood[i].base, NULL), 0);
+	}
+	urt_rt_stats(rt, &st);
+	if (URT_INJECT_RING_MAX < NFLOOD)
+		assert_true(st.inject_spills >= (uint64_t)(NFLOOD - URT_INJECT_RING_MAX));
+	else
+		assert_int_equal(st.inject_spills, 0);
+	atomic_store(&release, 1);
+	for (unsigned i = 0; i < workers; i++)
+		assert_int_equal(urt_task_join_blocking(&gh[i]), 0);
+	assert_true(WAIT_FOR(atomic_load(&done) == NFLOOD));
+	/* each ran once (the worker's fairness tick mixes the global queue
+	 * with its local one, so the run order is not the spawn order) */
+	bool *seen = calloc(NFLOOD, sizeof(*seen));
+	assert_non_null(seen);
+	for (unsigned i = 0; i < NFLOOD; i++) {
+		assert_true(order[i] < NFLOOD && !seen[order[i]]);
+		seen[order[i]] = true;
+	}
+	free(seen);
+	h_rt_free_clean(rt);
+	free(flood);
+	free(order);
+}
+
+static void test_sched_inject_flood_all_run_one_worker(void **state)
+{
+	(void)state;
+	flood_inject(1);
+}
+
+/*
+ * The global queue alone (white-box, no workers): FIFO through growth,
+ * wrap-around and (small-queues build) the spill list, in batches that
+ * fill a local queue, and one at a time.
+ */
+static void test_sched_inject_queue_is_fifo_across_growth_and_spill(
+	void **state)
+{
+	struct urt_rt *rt = calloc(1, sizeof(*rt));
+	struct urt_task *tasks = calloc(NFLOOD, sizeof(*tasks));
+	struct urt__lq lq;
+	unsigned pushed = 0, popped = 0;
+
+	(void)state;
+	assert_true(rt && tasks);
+	rt->nworkers = 1;
+	assert_int_equal(pthread_mutex_init(&rt->inject_lock, NULL), 0);
+	assert_int_equal(urt__lq_init(&lq), 0);
+	while (popped < NFLOOD) {
+		/* push 7 at a time, pop batches of up to 5 (3 pushes for 2
+		 * pops): the ring wraps, grows, and in the small build spills */
+		for (int k = 0; k < 3 && pushed < NFLOOD; k++) {
+			struct urt_task *v[7];
+			unsigned n = 0;
+			while (n < 7 && pushed < NFLOOD)
+				v[n++] = &tasks[pushed++];
+			urt__inject_push(rt, v, n);
+		}
+		for (int k = 0; k < 2 && popped < pushed; k++) {
+			struct urt_task *t = urt__inject_pop(
+				rt, k ? &lq : NULL, 5);
+			assert_ptr_equal(t, &tasks[popped++]);
+			assert_true(t->flags & URT__TF_INJECTED);
+			while ((t = urt__lq_pop(&lq)))
+				assert_ptr_equal(t, &tasks[popped++]);
+		}
+	}
+	assert_null(urt__inject_pop(rt, &lq, 5));
+	assert_int_equal(atomic_load(&rt->inject_len), 0);
+	if (URT_INJECT_RING_MAX < NFLOOD)
+		assert_true(atomic_load(&rt->inject_spills) > 0);
+	else
+		assert_int_equal(atomic_load(&rt->inject_spills), 0);
+	urt__inject_deinit(rt);
+	urt__lq_deinit(&lq);
+	pthread_mutex_destroy(&rt->inject_lock);
+	free(tasks);
+	free(rt);
+}
+
+static void test_sched_inject_flood_all_run_two_workers(void **state)
+{
+	(void)state;
+	flood_inject(2);
+}
+
+/* ---------------------------------------------------------------------
  * Stealing: a worker blocked in a poll loses its queue to its sibling
  * ------------------------------------------------------------------- */
 
@@ -1167,6 +1329,10 @@ int main(void)
 		cmocka_unit_test(
 			test_sched_budget_stops_ready_loop_starving_sibling),
 		cmocka_unit_test(test_sched_worker_counters_sum_to_totals),
+		cmocka_unit_test(test_sched_inject_flood_all_run_one_worker),
+		cmocka_unit_test(
+			test_sched_inject_queue_is_fifo_across_growth_and_spill),
+		cmocka_unit_test(test_sched_inject_flood_all_run_two_workers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -79,6 +79,9 @@ struct urt_stats {
 	uint64_t longest_poll_ns, longest_poll_task;
 	unsigned workers;
 	unsigned ring_flags; /* IORING_SETUP_* the rings got */
+	/* tasks that went to the global queue's spill list because its ring
+	 * could not grow (out of memory); they still ran in order */
+	uint64_t inject_spills;
 };
 
 void urt_rt_stats(struct urt_rt *rt, struct urt_stats *st);
