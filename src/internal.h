@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <sched.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -217,8 +218,51 @@ static inline void urt__count_own(_Atomic uint64_t *c, uint64_t n)
 			      memory_order_relaxed);
 }
 
+static inline void urt__cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield" ::: "memory");
+#else
+	atomic_signal_fence(memory_order_seq_cst);
+#endif
+}
+
+/*
+ * A test-and-test-and-set lock for sections of a few stores (a registry
+ * shard): one locked instruction to take it, a plain release store to
+ * drop it (a mutex spends a second locked instruction there, twice per
+ * task). A waiter spins briefly, then yields its CPU, as the holder may
+ * have been preempted.
+ */
+struct urt__spin {
+	_Atomic int held;
+};
+
+static inline void urt__spin_lock(struct urt__spin *l)
+{
+	unsigned n = 0;
+
+	/* acquire: the previous holder's writes happen-before ours */
+	while (atomic_exchange_explicit(&l->held, 1, memory_order_acquire))
+		/* relaxed: only a hint of when to retry the exchange */
+		while (atomic_load_explicit(&l->held, memory_order_relaxed)) {
+			if (++n < 128)
+				urt__cpu_relax();
+			else
+				sched_yield();
+		}
+}
+
+static inline void urt__spin_unlock(struct urt__spin *l)
+{
+	/* release: our writes happen-before the next holder's */
+	atomic_store_explicit(&l->held, 0, memory_order_release);
+}
+
 struct urt__reg_shard {
-	pthread_mutex_t lock;
+	struct urt__spin lock;
 	struct urt_task **v;
 	size_t len, cap;
 } __attribute__((aligned(64)));

@@ -79,7 +79,6 @@ static void rt_destroy(struct urt_rt *rt)
 	free((void *)rt->steal_matrix);
 	for (unsigned i = 0; rt->shards && i < rt->nshards; i++) {
 		free(rt->shards[i].v);
-		pthread_mutex_destroy(&rt->shards[i].lock);
 	}
 	free(rt->shards);
 	urt__inject_deinit(rt);
@@ -156,7 +155,7 @@ int urt_rt_new(const struct urt_config *cfg, struct urt_rt **out)
 	}
 	memset(rt->shards, 0, rt->nshards * sizeof(*rt->shards));
 	for (unsigned i = 0; i < rt->nshards; i++)
-		urt__mu_init(&rt->shards[i].lock);
+		atomic_init(&rt->shards[i].lock.held, 0);
 	if (n <= 64) {
 		rt->steal_matrix = calloc((size_t)n * n,
 					  sizeof(*rt->steal_matrix));

@@ -361,17 +361,6 @@ static struct urt_task *steal_work(struct urt__worker *w)
 	return NULL;
 }
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ __volatile__("yield" ::: "memory");
-#else
-	atomic_signal_fence(memory_order_seq_cst);
-#endif
-}
-
 /*
  * A searcher that found nothing keeps looking for a short while before it
  * parks, as long as a sibling runs (Go's spinning M). A producer that sees
@@ -398,7 +387,7 @@ static struct urt_task *spin_for_work(struct urt__worker *w)
 		    atomic_load_explicit(&rt->shutdown, memory_order_relaxed))
 			return NULL;
 		for (unsigned i = 0; i < SPIN_PAUSES; i++)
-			cpu_relax();
+			urt__cpu_relax();
 		/* On an oversubscribed machine the producer may be waiting
 		 * for this CPU: let it have it. */
 		sched_yield();

@@ -37,11 +37,11 @@ static void reg_remove(struct urt_rt *rt, struct urt_task *t)
 {
 	struct urt__reg_shard *sh = shard_of(rt, t->id);
 
-	pthread_mutex_lock(&sh->lock);
+	urt__spin_lock(&sh->lock);
 	struct urt_task *last = sh->v[--sh->len];
 	sh->v[t->reg_idx] = last;
 	last->reg_idx = t->reg_idx;
-	pthread_mutex_unlock(&sh->lock);
+	urt__spin_unlock(&sh->lock);
 }
 
 static void task_free(struct urt_task *t)
@@ -98,6 +98,19 @@ static void unref(struct urt_task *t)
 		task_free(t);
 }
 
+/* Drops n references this thread holds (see unref). */
+static void unref_n(struct urt_task *t, uint32_t n)
+{
+	struct urt_rt *rt = t->rt; /* read while we still hold a ref */
+	bool f = foreign_enter(rt);
+
+	if (atomic_fetch_sub_explicit(&t->refs, n, memory_order_acq_rel) ==
+		    n &&
+	    !rt->reaping_leaked)
+		task_free(t);
+	foreign_leave(rt, f);
+}
+
 void urt__task_unref(struct urt_task *t)
 {
 	struct urt_rt *rt = t->rt; /* read while we still hold a ref */
@@ -124,10 +137,15 @@ static struct urt_future *frame_fut(struct urt_task *t)
 
 void *urt_frame_new(size_t size)
 {
-	struct urt_task *t = calloc(1, sizeof(*t) + size);
+	/* malloc, not calloc: glibc 2.36's calloc skips the per-thread
+	 * cache (and takes the arena lock) on every call. Two stores of
+	 * zeros, so that the compiler does not fold them back into calloc. */
+	struct urt_task *t;
 
-	if (!t)
+	if (size > SIZE_MAX - sizeof(*t) || !(t = malloc(sizeof(*t) + size)))
 		return NULL;
+	*t = (struct urt_task){ 0 };
+	memset(t + 1, 0, size);
 	t->flags = URT__TF_FRAME;
 	return t + 1;
 }
@@ -143,7 +161,7 @@ static int reg_add(struct urt_rt *rt, struct urt_task *t)
 	struct urt__reg_shard *sh = shard_of(rt, t->id);
 	int err = 0;
 
-	pthread_mutex_lock(&sh->lock);
+	urt__spin_lock(&sh->lock);
 	/*
 	 * Checked under the shard lock: shutdown sets the flag, then locks
 	 * every shard to walk it, so each task is either refused here or
@@ -165,7 +183,7 @@ static int reg_add(struct urt_rt *rt, struct urt_task *t)
 		t->reg_idx = (uint32_t)sh->len;
 		sh->v[sh->len++] = t;
 	}
-	pthread_mutex_unlock(&sh->lock);
+	urt__spin_unlock(&sh->lock);
 	return err;
 }
 
@@ -252,9 +270,10 @@ int urt_task_spawn(struct urt_rt *rt, struct urt_future *fut,
 		return -EINVAL;
 	if (atomic_load_explicit(&rt->shutdown, memory_order_relaxed))
 		return -ESHUTDOWN;
-	t = calloc(1, sizeof(*t));
+	t = malloc(sizeof(*t)); /* not calloc: see urt_frame_new */
 	if (!t)
 		return -ENOMEM;
+	*t = (struct urt_task){ 0 };
 	err = spawn(rt, t, fut, h);
 	if (err)
 		free(t);
@@ -349,8 +368,8 @@ static void complete(struct urt_task *t, int res)
 	if (atomic_fetch_sub(&rt->tasks_unfinished, 1) == 1 &&
 	    atomic_load(&rt->shutdown))
 		urt__unpark_all(rt);
-	urt__task_unref(t); /* not-complete ref */
-	urt__task_unref(t); /* queued/running ref */
+	/* the not-complete ref and the queued/running ref, in one RMW */
+	unref_n(t, 2);
 }
 
 /* Cancels every op of t still in flight (abort path, runner only). */
@@ -681,7 +700,7 @@ void urt__task_abort_all(struct urt_rt *rt)
 		struct urt_task **v = NULL;
 		size_t n = 0;
 
-		pthread_mutex_lock(&sh->lock);
+		urt__spin_lock(&sh->lock);
 		if (sh->len)
 			v = malloc(sh->len * sizeof(*v));
 		for (size_t i = 0; v && i < sh->len; i++) {
@@ -697,7 +716,7 @@ void urt__task_abort_all(struct urt_rt *rt)
 			if (r)
 				v[n++] = t;
 		}
-		pthread_mutex_unlock(&sh->lock);
+		urt__spin_unlock(&sh->lock);
 		for (size_t i = 0; i < n; i++) {
 			abort_task(v[i]);
 			urt__task_unref(v[i]);
