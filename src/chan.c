@@ -188,11 +188,21 @@ static void rx_wake_locked(struct urt_chan *ch, struct urt__wakeset *ws)
 	}
 }
 
-/* After a publish, with w the rx_wait value loaded after it (D1). */
-static void rx_wake(struct urt_chan *ch, uintptr_t w)
+/* Out of line: a wakeset is 136 bytes to clear, too many for the fast
+ * paths that never need one. */
+static __attribute__((noinline)) void rx_wake_queue(struct urt_chan *ch)
 {
 	struct urt__wakeset ws = URT__WAKESET_INIT;
 
+	pthread_mutex_lock(&ch->mu);
+	rx_wake_locked(ch, &ws);
+	pthread_mutex_unlock(&ch->mu);
+	urt__wakeset_flush(&ws);
+}
+
+/* After a publish, with w the rx_wait value loaded after it (D1). */
+static void rx_wake(struct urt_chan *ch, uintptr_t w)
+{
 	while (w & ~RXQ) {
 		if (atomic_compare_exchange_weak_explicit(
 			    &ch->rx_wait, &w, w & RXQ, memory_order_acq_rel,
@@ -201,12 +211,8 @@ static void rx_wake(struct urt_chan *ch, uintptr_t w)
 			return;
 		}
 	}
-	if (!(w & RXQ))
-		return;
-	pthread_mutex_lock(&ch->mu);
-	rx_wake_locked(ch, &ws);
-	pthread_mutex_unlock(&ch->mu);
-	urt__wakeset_flush(&ws);
+	if (w & RXQ)
+		rx_wake_queue(ch);
 }
 
 /* Would a take not find the ring empty? (A snapshot; see rx_take.) */
@@ -405,7 +411,7 @@ static bool tx_waiting(struct urt_chan *ch)
 	return atomic_load_explicit(&ch->tx_wait, memory_order_seq_cst);
 }
 
-static void tx_pump(struct urt_chan *ch)
+static __attribute__((noinline)) void tx_pump(struct urt_chan *ch)
 {
 	struct urt__wakeset ws = URT__WAKESET_INIT;
 
@@ -559,21 +565,17 @@ int urt_chan_try_recv(struct urt_chan *ch, void *out)
 	return r == URT_PENDING ? -EAGAIN : r;
 }
 
-int urt_chan_send_blocking(struct urt_chan *ch, const void *item,
-			   uint64_t timeout_ns)
+/* Slow paths of the blocking calls, out of line (see rx_wake_queue). */
+static __attribute__((noinline)) int send_block(struct urt_chan *ch,
+						const void *item,
+						uint64_t timeout_ns)
 {
 	struct urt__wakeset ws = URT__WAKESET_INIT;
 	struct urt_waiter w = { .state = URT__WS_IDLE, .item = item };
-	uint64_t deadline;
+	uint64_t deadline = urt__deadline(timeout_ns);
 	pthread_cond_t cv;
 	int r;
 
-	if (urt__current_worker())
-		return -EDEADLK;
-	r = tx_send(ch, item);
-	if (r != URT_PENDING)
-		return r;
-	deadline = urt__deadline(timeout_ns);
 	pthread_mutex_lock(&ch->mu);
 	if (ch->closed) {
 		r = -EPIPE;
@@ -605,20 +607,15 @@ int urt_chan_send_blocking(struct urt_chan *ch, const void *item,
 	return r;
 }
 
-int urt_chan_recv_blocking(struct urt_chan *ch, void *out, uint64_t timeout_ns)
+static __attribute__((noinline)) int recv_block(struct urt_chan *ch,
+						void *out, uint64_t timeout_ns)
 {
 	struct urt__wakeset ws = URT__WAKESET_INIT;
 	struct urt_waiter w = { .state = URT__WS_IDLE };
-	uint64_t deadline;
+	uint64_t deadline = urt__deadline(timeout_ns);
 	pthread_cond_t cv;
 	int r;
 
-	if (urt__current_worker())
-		return -EDEADLK;
-	r = rx_pop(ch, out);
-	if (r != URT_PENDING)
-		return r;
-	deadline = urt__deadline(timeout_ns);
 	urt__cv_init(&cv);
 	w.cv = &cv;
 	pthread_mutex_lock(&ch->mu);
@@ -656,41 +653,37 @@ int urt_chan_recv_blocking(struct urt_chan *ch, void *out, uint64_t timeout_ns)
 	return r;
 }
 
+int urt_chan_send_blocking(struct urt_chan *ch, const void *item,
+			   uint64_t timeout_ns)
+{
+	int r;
+
+	if (urt__current_worker())
+		return -EDEADLK;
+	r = tx_send(ch, item);
+	return r == URT_PENDING ? send_block(ch, item, timeout_ns) : r;
+}
+
+int urt_chan_recv_blocking(struct urt_chan *ch, void *out, uint64_t timeout_ns)
+{
+	int r;
+
+	if (urt__current_worker())
+		return -EDEADLK;
+	r = rx_pop(ch, out);
+	return r == URT_PENDING ? recv_block(ch, out, timeout_ns) : r;
+}
+
 /* --- futures --------------------------------------------------------- */
 
-/*
- * Coop budget: a send/recv that is always ready (a full stream) must let
- * the worker's other tasks run. The check comes before any item moves, so
- * an exhausted budget leaves nothing half done; a poll that then pends
- * ends the task's poll anyway, so spending on it costs nothing.
- */
-static int send_poll(struct urt_future *f, struct urt_cx *cx)
+/* A send that found the channel full (or senders waiting): queue. */
+static __attribute__((noinline)) int send_wait(struct urt_chan_op *op,
+					       struct urt_cx *cx)
 {
-	struct urt_chan_op *op = (struct urt_chan_op *)f;
 	struct urt__wakeset ws = URT__WAKESET_INIT;
 	struct urt_chan *ch = op->ch;
 	int r;
 
-	if (!cx || !cx->task)
-		return -EINVAL;
-	if (op->w.n == OP_QUEUED) {
-		/* state is written by granters under ch->mu */
-		pthread_mutex_lock(&ch->mu);
-		if (op->w.state == URT__WS_GRANTED) {
-			op->w.state = URT__WS_IDLE;
-			op->w.n = OP_IDLE;
-			r = op->w.res;
-		} else {
-			r = URT_PENDING; /* spurious poll: still waiting */
-		}
-		pthread_mutex_unlock(&ch->mu);
-		return r;
-	}
-	if (!urt_cx_budget_spend(cx))
-		return URT_PENDING;
-	r = tx_send(ch, op->buf);
-	if (r != URT_PENDING)
-		return r;
 	pthread_mutex_lock(&ch->mu);
 	if (ch->closed) {
 		r = -EPIPE;
@@ -715,6 +708,39 @@ static int send_poll(struct urt_future *f, struct urt_cx *cx)
 	pthread_mutex_unlock(&ch->mu);
 	urt__wakeset_flush(&ws);
 	return r;
+}
+
+/*
+ * Coop budget: a send/recv that is always ready (a full stream) must let
+ * the worker's other tasks run. The check comes before any item moves, so
+ * an exhausted budget leaves nothing half done; a poll that then pends
+ * ends the task's poll anyway, so spending on it costs nothing.
+ */
+static int send_poll(struct urt_future *f, struct urt_cx *cx)
+{
+	struct urt_chan_op *op = (struct urt_chan_op *)f;
+	struct urt_chan *ch = op->ch;
+	int r;
+
+	if (!cx || !cx->task)
+		return -EINVAL;
+	if (op->w.n == OP_QUEUED) {
+		/* state is written by granters under ch->mu */
+		pthread_mutex_lock(&ch->mu);
+		if (op->w.state == URT__WS_GRANTED) {
+			op->w.state = URT__WS_IDLE;
+			op->w.n = OP_IDLE;
+			r = op->w.res;
+		} else {
+			r = URT_PENDING; /* spurious poll: still waiting */
+		}
+		pthread_mutex_unlock(&ch->mu);
+		return r;
+	}
+	if (!urt_cx_budget_spend(cx))
+		return URT_PENDING;
+	r = tx_send(ch, op->buf);
+	return r == URT_PENDING ? send_wait(op, cx) : r;
 }
 
 static void send_cancel(struct urt_future *f, struct urt_cx *cx)
@@ -795,13 +821,14 @@ static bool rx_leave_slot(struct urt_chan *ch, struct urt_chan_op *op)
  * item or the end; passes on a wake-up it may have used up. */
 static void rx_unregister(struct urt_chan *ch, struct urt_chan_op *op)
 {
-	struct urt__wakeset ws = URT__WAKESET_INIT;
+	struct urt__wakeset ws;
 
 	if (op->w.n == OP_SLOT) {
 		if (!rx_leave_slot(ch, op))
 			rx_baton(ch);
 		return;
 	}
+	ws.n = 0;
 	pthread_mutex_lock(&ch->mu);
 	if (op->w.state == URT__WS_QUEUED) {
 		rx_unqueue(ch, &op->w);
