@@ -37,7 +37,8 @@ struct urt__seg {
 	 * this one is sealed (set before the SHUT bit, read after it). */
 	struct urt__seg *_Atomic next __attribute__((aligned(64)));
 	uint64_t n;	  /* slots */
-	uint64_t mask;	  /* n - 1 if n is a power of two, else 0 */
+	uint64_t mask;	  /* n - 1 if pow2 (n = 1 too: mask 0) */
+	bool pow2;	  /* n is a power of two: index by mask, not % */
 	size_t stride;	  /* bytes per slot: seq + item, 8-aligned */
 	size_t item_size;
 	unsigned char slots[] __attribute__((aligned(64)));
@@ -67,7 +68,8 @@ static inline struct urt__seg *urt__seg_new(uint64_t n, size_t item_size)
 		return NULL;
 	memset(s, 0, sizeof(*s));
 	s->n = n;
-	s->mask = (n & (n - 1)) ? 0 : n - 1;
+	s->pow2 = !(n & (n - 1));
+	s->mask = n - 1;
 	s->stride = stride;
 	s->item_size = item_size;
 	for (uint64_t i = 0; i < n; i++) {
@@ -80,7 +82,7 @@ static inline struct urt__seg *urt__seg_new(uint64_t n, size_t item_size)
 
 static inline struct urt__slot *urt__seg_slot(struct urt__seg *s, uint64_t pos)
 {
-	uint64_t i = s->mask ? (pos & s->mask) : (pos % s->n);
+	uint64_t i = s->pow2 ? (pos & s->mask) : (pos % s->n);
 
 	return (struct urt__slot *)(void *)(s->slots + i * s->stride);
 }
