@@ -24,6 +24,8 @@
  *   and wakes the task; a receiver leaving takes itself back the same way.
  * - Other receivers (more tasks on one receiver, blocked threads) wait in
  *   recvq under mu, and bit RXQ of rx_wait says the queue is not empty.
+ *   A task takes the slot only when nobody waits, and a publish wakes the
+ *   slot first, then the queue: waiting receivers stay FIFO.
  * - Senders wait for room (bounded only) in sendq under mu, FIFO, and
  *   tx_wait says the queue is not empty: then new sends queue behind them
  *   instead of taking a slot first, and every recv that frees a slot moves
@@ -313,8 +315,6 @@ static int tx_put(struct urt_chan *ch, const void *item)
 	urt__seg_publish(s, pos);
 	return 0;
 }
-
-static void close_locked(struct urt_chan *ch, struct urt__wakeset *ws);
 
 /* A send that does not wait: 0, -EPIPE, -ENOMEM, URT_PENDING (full, or
  * senders are waiting: a new one queues behind them). */
@@ -769,8 +769,8 @@ static void send_cancel(struct urt_future *f, struct urt_cx *cx)
 	pthread_mutex_unlock(&ch->mu);
 }
 
-/* Registers the running task as a waiting receiver: in rx_wait if that is
- * free, else in recvq. The caller then takes again (D1). */
+/* Registers the running task as a waiting receiver: in rx_wait if nobody
+ * waits, else in recvq. The caller then takes again (D1). */
 static void rx_register(struct urt_chan *ch, struct urt_chan_op *op,
 			struct urt_cx *cx)
 {
@@ -778,7 +778,10 @@ static void rx_register(struct urt_chan *ch, struct urt_chan_op *op,
 	uintptr_t w = atomic_load_explicit(&ch->rx_wait, memory_order_relaxed);
 
 	urt__task_ref(cx->task); /* rx_wait's reference */
-	while (!(w & ~RXQ)) {
+	/* Only while nobody waits at all: the slot's task is then older
+	 * than every queued waiter, and waking the slot first keeps
+	 * waiting receivers FIFO. */
+	while (!w) {
 		/* seq_cst: D1, registration before the re-check; release
 		 * also publishes the reference just taken. */
 		if (atomic_compare_exchange_weak_explicit(

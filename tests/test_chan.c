@@ -1192,6 +1192,41 @@ static void test_chan_woken_receiver_aborted_passes_item_on(void **state)
 	h_rt_free_clean(rt);
 }
 
+/* Waiting receivers are served first come first: a thread that waits
+ * first gets the first item, a task that waits after it the second. */
+static void test_chan_waiting_receivers_are_served_in_order(void **state)
+{
+	struct urt_rt *rt = h_rt(1);
+	struct wait_rx t = { 0 };
+	struct blocked_rx b = { 0 };
+	struct urt_task_handle h;
+	struct urt_chan *ch;
+	pthread_t th;
+
+	(void)state;
+	assert_int_equal(urt_chan_new(&ch, sizeof(int), 4, NULL), 0);
+	b.ch = ch;
+	pthread_create(&th, NULL, blocked_rx_main, &b);
+	while (!atomic_load(&b.started))
+		nap_ms(1);
+	nap_ms(20); /* the thread waits */
+	t.ch = ch;
+	urt_co_init(&t.co, wait_rx_run);
+	assert_int_equal(urt_task_spawn(rt, &t.co.base, &h), 0);
+	while (!atomic_load(&t.waiting))
+		nap_ms(1);
+	nap_ms(10); /* the task waits too, after the thread */
+	assert_int_equal(urt_chan_try_send(ch, &(int){ 1 }), 0);
+	pthread_join(th, NULL);
+	assert_int_equal(b.r, 0);
+	assert_int_equal(b.v, 1);
+	assert_int_equal(urt_chan_try_send(ch, &(int){ 2 }), 0);
+	assert_int_equal(urt_task_join_blocking(&h), 2);
+	urt_chan_sender_drop(ch);
+	urt_chan_receiver_drop(ch);
+	h_rt_free_clean(rt);
+}
+
 /* Threads race to send on a oneshot: exactly one item goes. */
 struct os_racer {
 	struct urt_chan *ch;
@@ -1325,6 +1360,8 @@ int main(void)
 		cmocka_unit_test(test_chan_shared_receiver_gets_each_item_once),
 		cmocka_unit_test(
 			test_chan_woken_receiver_aborted_passes_item_on),
+		cmocka_unit_test(
+			test_chan_waiting_receivers_are_served_in_order),
 		cmocka_unit_test(test_oneshot_racing_senders_exactly_one_wins),
 		cmocka_unit_test(test_chan_waiting_sender_is_not_overtaken),
 	};
