@@ -1,49 +1,116 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Channels: mpsc (bounded / unbounded), oneshot and watch, usable from
- * tasks (futures) and plain threads (blocking calls). One pthread mutex per
- * channel guards the ring buffer and both waiter queues; a waiting task is
- * woken through urt__task_wake (waker.c), a blocked thread by its condvar.
- * Streams over a receiver are stream.c's.
+ * tasks (futures) and plain threads (blocking calls). Items move through
+ * lock-free rings (chan_ring.h): a send or recv that need not wait takes
+ * no lock. The channel mutex guards only waiting (the waiter queues),
+ * closing, growth and the end references. Streams over a receiver are
+ * stream.c's; the waiter queues are waker.c's.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "chan_ring.h"
 #include "waker.h"
 
+/*
+ * Who waits, and how they are woken:
+ *
+ * - One receiver task waits in rx_wait itself (its task pointer, holding a
+ *   reference): the common case, one consumer task, needs no lock to wait
+ *   or to be woken. Whoever clears the pointer (a CAS) owns that reference
+ *   and wakes the task; a receiver leaving takes itself back the same way.
+ * - Other receivers (more tasks on one receiver, blocked threads) wait in
+ *   recvq under mu, and bit RXQ of rx_wait says the queue is not empty.
+ *   A task takes the slot only when nobody waits, and a publish wakes the
+ *   slot first, then the queue: waiting receivers stay FIFO.
+ * - Senders wait for room (bounded only) in sendq under mu, FIFO, and
+ *   tx_wait says the queue is not empty: then new sends queue behind them
+ *   instead of taking a slot first, and every recv that frees a slot moves
+ *   the first waiter's item in (pump), as a mutex channel would.
+ *
+ * Lost wake-ups are ruled out by two Dekker pairs, all seq_cst (on x86 the
+ * stores are xchg, the loads plain movs; no fences, which TSan cannot
+ * model):
+ *   D1  sender: publish the slot, then load rx_wait;
+ *       receiver: register in rx_wait, then take again (seq and tail).
+ *       close: set SHUT in the tail, then empty rx_wait.
+ *   D2  receiver: free the slot, then load tx_wait;
+ *       waiting sender (under mu): store tx_wait, then claim again.
+ * In each pair one side sees the other's write. Items themselves travel by
+ * the slot's seq word (release / acquire), so TSan sees every hand-off;
+ * the wake-up's own happens-before edge through MSG_RING is sched.c's.
+ *
+ * Every publish wakes at most one waiter ("look again"). A woken receiver
+ * takes an item or registers again; one that leaves without doing either
+ * (cancel), or that took a different item than the one it was woken for,
+ * passes the wake-up on (rx_baton) if items are left.
+ */
+#define RXQ ((uintptr_t)1)
+
+/* Unbounded: the first segment's slots; each growth doubles. Small in
+ * small-queue builds, so that growth runs in the tests. */
+#define SEG0_SLOTS (URT_LOCAL_QUEUE_SIZE < 16 ? 2 : 16)
+
 struct urt_chan {
-	pthread_mutex_t mu; /* guards everything below */
+	/* Read-mostly. tx_seg: where senders claim (the newest segment);
+	 * rx_seg: where receivers take (the oldest not drained). */
+	struct urt__seg *_Atomic tx_seg;
+	struct urt__seg *_Atomic rx_seg;
 	size_t item_size;
-	size_t cap;	    /* 0: unbounded */
-	size_t head, len, bufcap;
-	unsigned char *buf; /* bufcap items, a ring */
+	size_t cap; /* 0: unbounded */
 	urt_item_free_fn item_free;
-	size_t senders;	   /* sender references */
-	bool rx_alive;	   /* the receiver reference */
-	bool closed;	   /* no more sends; receivers drain, then EPIPE */
 	bool oneshot;
+
+	/* Written when someone starts or stops waiting (see above). */
+	_Atomic uintptr_t rx_wait __attribute__((aligned(64)));
+	_Atomic int tx_wait;
+
+	pthread_mutex_t mu __attribute__((aligned(64))); /* guards below */
+	struct urt__seg *first; /* every segment, oldest first, by next */
+	size_t senders;		/* sender references */
+	bool rx_alive;		/* the receiver reference */
+	bool closed;		/* SHUT is set in tx_seg's tail */
 	struct urt_waitq sendq; /* senders waiting for room (w.item) */
 	struct urt_waitq recvq; /* receivers waiting for an item */
+};
+
+/* op->w.n of a channel op: where it waits. Only the op's poll and cancel
+ * (never concurrent) read or write it, so it needs no lock. */
+enum {
+	OP_IDLE = 0,   /* not waiting */
+	OP_SLOT = 1,   /* its task is (or was, until woken) in rx_wait */
+	OP_QUEUED = 2, /* w is in a queue, or GRANTED: read w under mu */
 };
 
 static int chan_alloc(struct urt_chan **out, size_t item_size, size_t cap,
 		      urt_item_free_fn item_free, bool oneshot)
 {
 	struct urt_chan *ch;
+	struct urt__seg *s;
+	uint64_t n = cap ? cap : SEG0_SLOTS;
 
 	if (!out || !item_size || item_size > 65536)
 		return -EINVAL;
-	ch = calloc(1, sizeof(*ch));
+	if (n > (SIZE_MAX / 2) / (item_size + 16) || n >= (1ull << 60))
+		return -EINVAL;
+	ch = aligned_alloc(64, (sizeof(*ch) + 63) & ~(size_t)63);
 	if (!ch)
 		return -ENOMEM;
-	ch->bufcap = cap ? cap : 16;
-	ch->buf = malloc(ch->bufcap * item_size);
-	if (!ch->buf) {
+	s = urt__seg_new(n, item_size);
+	if (!s) {
 		free(ch);
 		return -ENOMEM;
 	}
+	memset(ch, 0, sizeof(*ch));
 	urt__mu_init(&ch->mu);
+	atomic_init(&ch->tx_seg, s);
+	atomic_init(&ch->rx_seg, s);
+	atomic_init(&ch->rx_wait, 0);
+	atomic_init(&ch->tx_wait, 0);
+	ch->first = s;
 	ch->item_size = item_size;
 	ch->cap = cap;
 	ch->item_free = item_free;
@@ -66,112 +133,326 @@ int urt_oneshot_new(struct urt_chan **out, size_t item_size,
 	return chan_alloc(out, item_size, 1, item_free, true);
 }
 
+/* Segments are freed only here: a sender or receiver that loaded an old
+ * segment pointer may still read it (its CAS then fails on SHUT). */
 static void chan_free(struct urt_chan *ch)
 {
-	/* The receiver was dropped first or last; either way its drop
-	 * emptied the buffer, so no item is left to free. */
+	struct urt__seg *s = ch->first;
+
+	while (s) {
+		struct urt__seg *next =
+			atomic_load_explicit(&s->next, memory_order_relaxed);
+		free(s);
+		s = next;
+	}
 	pthread_mutex_destroy(&ch->mu);
-	free(ch->buf);
 	free(ch);
 }
 
-/* --- buffer (under ch->mu) ------------------------------------------- */
+/* --- waking receivers ------------------------------------------------ */
 
-static unsigned char *slot(struct urt_chan *ch, size_t i)
+static void ws_add(struct urt__wakeset *ws, struct urt_task *t)
 {
-	return ch->buf + ((ch->head + i) % ch->bufcap) * ch->item_size;
+	if (ws->n < sizeof(ws->t) / sizeof(ws->t[0]))
+		ws->t[ws->n++] = t;
+	else
+		urt__task_wake_unref(t); /* t holds its own ref: waiting */
 }
 
-static bool has_room(struct urt_chan *ch)
+/* Under mu: clears RXQ once recvq is empty. */
+static void rxq_update(struct urt_chan *ch)
 {
-	return !ch->cap || ch->len < ch->cap;
+	/* relaxed: RXQ is only a hint to take mu; set and cleared under mu,
+	 * the other bits change by CAS, which keeps it. */
+	if (!ch->recvq.head)
+		atomic_fetch_and_explicit(&ch->rx_wait, ~RXQ,
+					  memory_order_relaxed);
 }
 
-static int push(struct urt_chan *ch, const void *item)
+/* Under mu: wakes one waiting receiver, if any (D1: a publish precedes). */
+static void rx_wake_locked(struct urt_chan *ch, struct urt__wakeset *ws)
 {
-	if (ch->len == ch->bufcap) {
-		/* Unbounded only: double, unwrapping the ring. */
-		size_t ncap = ch->bufcap * 2;
-		unsigned char *nb = malloc(ncap * ch->item_size);
-		if (!nb)
-			return -ENOMEM;
-		for (size_t i = 0; i < ch->len; i++)
-			memcpy(nb + i * ch->item_size, slot(ch, i),
-			       ch->item_size);
-		free(ch->buf);
-		ch->buf = nb;
-		ch->bufcap = ncap;
-		ch->head = 0;
+	uintptr_t w = atomic_load_explicit(&ch->rx_wait, memory_order_seq_cst);
+
+	while (w & ~RXQ) {
+		/* acquire: the task pointer's reference was taken before the
+		 * registering CAS. Clearing it makes its reference ours. */
+		if (atomic_compare_exchange_weak_explicit(
+			    &ch->rx_wait, &w, w & RXQ, memory_order_acq_rel,
+			    memory_order_acquire)) {
+			ws_add(ws, (struct urt_task *)(w & ~RXQ));
+			return;
+		}
 	}
-	memcpy(slot(ch, ch->len), item, ch->item_size);
-	ch->len++;
+	if (ch->recvq.head) {
+		urt__wq_grant_head(&ch->recvq, 0, ws);
+		rxq_update(ch);
+	}
+}
+
+/* Out of line: a wakeset is 136 bytes to clear, too many for the fast
+ * paths that never need one. */
+static __attribute__((noinline)) void rx_wake_queue(struct urt_chan *ch)
+{
+	struct urt__wakeset ws = URT__WAKESET_INIT;
+
+	pthread_mutex_lock(&ch->mu);
+	rx_wake_locked(ch, &ws);
+	pthread_mutex_unlock(&ch->mu);
+	urt__wakeset_flush(&ws);
+}
+
+/* After a publish, with w the rx_wait value loaded after it (D1). */
+static void rx_wake(struct urt_chan *ch, uintptr_t w)
+{
+	while (w & ~RXQ) {
+		if (atomic_compare_exchange_weak_explicit(
+			    &ch->rx_wait, &w, w & RXQ, memory_order_acq_rel,
+			    memory_order_acquire)) {
+			urt__task_wake_unref((struct urt_task *)(w & ~RXQ));
+			return;
+		}
+	}
+	if (w & RXQ)
+		rx_wake_queue(ch);
+}
+
+/* Would a take not find the ring empty? (A snapshot; see rx_take.) */
+static bool rx_ready(struct urt_chan *ch)
+{
+	return urt__seg_ready(
+		atomic_load_explicit(&ch->rx_seg, memory_order_acquire));
+}
+
+/* A receiver used up a wake-up without taking the item it announced:
+ * hand it to another waiter while items are left. */
+static void rx_baton(struct urt_chan *ch)
+{
+	uintptr_t w = atomic_load_explicit(&ch->rx_wait, memory_order_seq_cst);
+
+	if (w && rx_ready(ch))
+		rx_wake(ch, w);
+}
+
+static void rx_baton_locked(struct urt_chan *ch, struct urt__wakeset *ws)
+{
+	if (rx_ready(ch))
+		rx_wake_locked(ch, ws);
+}
+
+/* Under mu: a queued receiver leaves the queue (timeout, cancel, found). */
+static void rx_unqueue(struct urt_chan *ch, struct urt_waiter *w)
+{
+	urt__waiter_unqueue(&ch->recvq, w);
+	rxq_update(ch);
+}
+
+/* --- moving items ---------------------------------------------------- */
+
+/* Unbounded and full: a segment twice as big follows s. 0 (look again),
+ * -EPIPE, -ENOMEM. */
+static int grow(struct urt_chan *ch, struct urt__seg *s)
+{
+	struct urt__seg *ns;
+	int r = 0;
+
+	pthread_mutex_lock(&ch->mu);
+	if (ch->closed) {
+		r = -EPIPE;
+	} else if (atomic_load_explicit(&ch->tx_seg, memory_order_relaxed) ==
+		   s) {
+		ns = urt__seg_new(s->n * 2, ch->item_size);
+		if (!ns) {
+			r = -ENOMEM;
+		} else {
+			atomic_store_explicit(&s->next, ns,
+					      memory_order_release);
+			atomic_store_explicit(&ch->tx_seg, ns,
+					      memory_order_release);
+			/* release: whoever sees SHUT also sees next. Claims
+			 * made in s before this stay there, and receivers
+			 * drain s before they move on: order per sender
+			 * holds (a sender never goes back to s). */
+			atomic_fetch_or_explicit(&s->tail, URT__SEG_SHUT,
+						 memory_order_release);
+		}
+	}
+	pthread_mutex_unlock(&ch->mu);
+	return r;
+}
+
+/* Claims a slot, copies item in and publishes it; wakes nobody.
+ * 0, -EPIPE, -ENOMEM, or URT_PENDING (bounded and full). */
+static int tx_put(struct urt_chan *ch, const void *item)
+{
+	struct urt__seg *s = atomic_load_explicit(&ch->tx_seg,
+						  memory_order_acquire);
+	uint64_t pos;
+
+	for (;;) {
+		int r = urt__seg_claim(s, &pos,
+				       ch->oneshot ? URT__SEG_SHUT : 0);
+		struct urt__seg *next;
+
+		if (r == URT__SEG_OK)
+			break;
+		if (r == URT__SEG_SHUT_) {
+			next = atomic_load_explicit(&s->next,
+						    memory_order_acquire);
+			if (!next)
+				return -EPIPE;
+			s = next; /* sealed: a bigger segment follows */
+			continue;
+		}
+		if (ch->cap)
+			return URT_PENDING;
+		r = grow(ch, s);
+		if (r)
+			return r;
+		s = atomic_load_explicit(&ch->tx_seg, memory_order_acquire);
+	}
+	urt__item_copy(urt__seg_slot(s, pos)->item, item, ch->item_size);
+	urt__seg_publish(s, pos);
 	return 0;
 }
 
-static void pop(struct urt_chan *ch, void *out)
+/* A send that does not wait: 0, -EPIPE, -ENOMEM, URT_PENDING (full, or
+ * senders are waiting: a new one queues behind them). */
+static int tx_send(struct urt_chan *ch, const void *item)
 {
-	memcpy(out, slot(ch, 0), ch->item_size);
-	ch->head = (ch->head + 1) % ch->bufcap;
-	ch->len--;
+	uintptr_t w;
+	int r;
+
+	/* relaxed: fairness only; a sender racing a new waiter is
+	 * concurrent with it, either order is right. */
+	if (atomic_load_explicit(&ch->tx_wait, memory_order_relaxed))
+		return URT_PENDING;
+	r = tx_put(ch, item);
+	if (r)
+		return r;
+	if (ch->oneshot) {
+		/* One item, once: the claim shut the tail; every receiver
+		 * must now learn of the item or of the end. */
+		urt_chan_close(ch);
+		return 0;
+	}
+	/* D1: after the publish (seq_cst store in urt__seg_publish). */
+	w = atomic_load_explicit(&ch->rx_wait, memory_order_seq_cst);
+	if (w)
+		rx_wake(ch, w);
+	return 0;
+}
+
+/* Under mu: moves waiting senders' items in while there is room, first
+ * come first. D2: the caller stored tx_wait before, so a receiver that
+ * frees a slot after our last claim attempt sees it and pumps again. */
+static void pump_locked(struct urt_chan *ch, struct urt__wakeset *ws)
+{
+	struct urt__seg *s = atomic_load_explicit(&ch->tx_seg,
+						  memory_order_relaxed);
+	struct urt_waiter *w;
+	uint64_t pos;
+
+	while ((w = ch->sendq.head)) {
+		if (urt__seg_claim(s, &pos, 0) != URT__SEG_OK)
+			break; /* full (closing empties sendq first) */
+		urt__item_copy(urt__seg_slot(s, pos)->item, w->item,
+			       ch->item_size);
+		urt__seg_publish(s, pos);
+		urt__waiter_grant(&ch->sendq, w, 0, ws);
+		rx_wake_locked(ch, ws);
+	}
+	if (!ch->sendq.head)
+		atomic_store_explicit(&ch->tx_wait, 0, memory_order_relaxed);
+}
+
+/* Under mu, bounded and full, a sender was just queued: says so, then
+ * looks for room again (D2). */
+static void tx_queue_locked(struct urt_chan *ch, struct urt__wakeset *ws)
+{
+	/* seq_cst: D2, before pump_locked's claim. */
+	atomic_store_explicit(&ch->tx_wait, 1, memory_order_seq_cst);
+	pump_locked(ch, ws);
+}
+
+/* Takes one item into out; wakes nobody. 0, -EPIPE (closed and drained),
+ * or URT_PENDING (empty). The caller then checks tx_wait (D2). */
+static int rx_take(struct urt_chan *ch, void *out)
+{
+	struct urt__seg *s = atomic_load_explicit(&ch->rx_seg,
+						  memory_order_acquire);
+	uint64_t pos;
+
+	for (;;) {
+		int r = urt__seg_take(s, &pos);
+		struct urt__seg *next;
+
+		if (r == URT__SEG_OK)
+			break;
+		if (r == URT__SEG_EMPTY)
+			return URT_PENDING;
+		next = atomic_load_explicit(&s->next, memory_order_acquire);
+		if (!next)
+			return -EPIPE;
+		/* Sealed and drained: any receiver moves everyone on. */
+		atomic_compare_exchange_strong_explicit(
+			&ch->rx_seg, &s, next, memory_order_release,
+			memory_order_relaxed);
+		s = next;
+	}
+	urt__item_copy(out, urt__seg_slot(s, pos)->item, ch->item_size);
+	urt__seg_free(s, pos);
+	return 0;
+}
+
+/* Did a take make room that a waiting sender wants? (D2) */
+static bool tx_waiting(struct urt_chan *ch)
+{
+	return atomic_load_explicit(&ch->tx_wait, memory_order_seq_cst);
+}
+
+static __attribute__((noinline)) void tx_pump(struct urt_chan *ch)
+{
+	struct urt__wakeset ws = URT__WAKESET_INIT;
+
+	pthread_mutex_lock(&ch->mu);
+	pump_locked(ch, &ws);
+	pthread_mutex_unlock(&ch->mu);
+	urt__wakeset_flush(&ws);
+}
+
+/* rx_take, then the pump if a sender waits for room. Not under mu. */
+static int rx_pop(struct urt_chan *ch, void *out)
+{
+	int r = rx_take(ch, out);
+
+	if (r == 0 && tx_waiting(ch))
+		tx_pump(ch);
+	return r;
 }
 
 /* Closes for sending: waiting senders get -EPIPE (their items untaken),
- * waiting receivers re-check (drain, then -EPIPE). */
+ * waiting receivers look again (drain, then -EPIPE). */
 static void close_locked(struct urt_chan *ch, struct urt__wakeset *ws)
 {
+	struct urt__seg *s;
+	uintptr_t w;
+
 	if (ch->closed)
 		return;
 	ch->closed = true;
+	/* seq_cst: D1, the close half. tx_seg is stable under mu. */
+	s = atomic_load_explicit(&ch->tx_seg, memory_order_relaxed);
+	atomic_fetch_or_explicit(&s->tail, URT__SEG_SHUT,
+				 memory_order_seq_cst);
 	while (urt__wq_grant_head(&ch->sendq, -EPIPE, ws))
 		;
+	atomic_store_explicit(&ch->tx_wait, 0, memory_order_relaxed);
+	w = atomic_exchange_explicit(&ch->rx_wait, 0, memory_order_seq_cst);
+	if (w & ~RXQ)
+		ws_add(ws, (struct urt_task *)(w & ~RXQ));
 	while (urt__wq_grant_head(&ch->recvq, 0, ws))
 		;
-}
-
-/* 0, -EPIPE, -ENOMEM, or URT_PENDING (full). */
-static int send_locked(struct urt_chan *ch, const void *item,
-		       struct urt__wakeset *ws)
-{
-	int r;
-
-	if (ch->closed)
-		return -EPIPE;
-	/* FIFO: a new sender queues behind waiting ones. */
-	if (!has_room(ch) || ch->sendq.head)
-		return URT_PENDING;
-	r = push(ch, item);
-	if (r)
-		return r;
-	if (ch->oneshot)
-		ch->closed = true; /* one item, once */
-	/* Grant value 0 for a receiver: "look again". */
-	urt__wq_grant_head(&ch->recvq, 0, ws);
-	return 0;
-}
-
-/* 0 (item in out), -EPIPE (closed and drained), or URT_PENDING. */
-static int recv_locked(struct urt_chan *ch, void *out,
-		       struct urt__wakeset *ws)
-{
-	struct urt_waiter *s;
-
-	if (!ch->len)
-		return ch->closed ? -EPIPE : URT_PENDING;
-	pop(ch, out);
-	/* Room made: move the first waiting sender's item in (FIFO). */
-	s = ch->sendq.head;
-	if (s && has_room(ch)) {
-		int r = push(ch, s->item); /* cannot fail: bounded */
-		urt__waiter_grant(&ch->sendq, s, r, ws);
-	}
-	/* Pass the baton: another receiver may take the next item, or must
-	 * learn the stream ended. */
-	if (ch->len)
-		urt__wq_grant_head(&ch->recvq, 0, ws);
-	else if (ch->closed)
-		while (urt__wq_grant_head(&ch->recvq, 0, ws))
-			;
-	return 0;
 }
 
 /* --- ends ------------------------------------------------------------ */
@@ -199,30 +480,50 @@ void urt_chan_sender_drop(struct urt_chan *ch)
 		chan_free(ch);
 }
 
+/* After close: passes every item left to item_free, in place. A sender
+ * that claimed a slot before the close publishes it in a moment (it holds
+ * a sender reference, so the channel stays). */
+static void drain(struct urt_chan *ch)
+{
+	struct urt__seg *s = atomic_load_explicit(&ch->rx_seg,
+						  memory_order_acquire);
+	uint64_t pos;
+
+	for (;;) {
+		int r = urt__seg_take(s, &pos);
+
+		if (r == URT__SEG_OK) {
+			ch->item_free(urt__seg_slot(s, pos)->item);
+			urt__seg_free(s, pos);
+		} else if (r == URT__SEG_EMPTY) {
+			sched_yield(); /* claimed, not yet published */
+		} else {
+			s = atomic_load_explicit(&s->next,
+						 memory_order_acquire);
+			if (!s)
+				return;
+		}
+	}
+}
+
 void urt_chan_receiver_drop(struct urt_chan *ch)
 {
 	struct urt__wakeset ws = URT__WAKESET_INIT;
-	unsigned char *buf;
-	size_t head, len, bufcap;
 	bool last;
 
 	pthread_mutex_lock(&ch->mu);
 	close_locked(ch, &ws);
-	ch->rx_alive = false;
-	/* Take the queued items out; item_free runs unlocked (user code
-	 * that may touch other channels, or this one's sender side). */
-	buf = ch->buf;
-	head = ch->head;
-	len = ch->len;
-	bufcap = ch->bufcap;
-	ch->buf = NULL;
-	ch->len = ch->head = ch->bufcap = 0;
-	last = !ch->senders;
 	pthread_mutex_unlock(&ch->mu);
 	urt__wakeset_flush(&ws);
-	for (size_t i = 0; ch->item_free && i < len; i++)
-		ch->item_free(buf + ((head + i) % bufcap) * ch->item_size);
-	free(buf);
+	/* item_free runs unlocked (user code that may touch other channels,
+	 * or this one's sender side), and before rx_alive drops: the last
+	 * sender_drop frees the channel only after that. */
+	if (ch->item_free)
+		drain(ch);
+	pthread_mutex_lock(&ch->mu);
+	ch->rx_alive = false;
+	last = !ch->senders;
+	pthread_mutex_unlock(&ch->mu);
 	if (last)
 		chan_free(ch);
 }
@@ -239,11 +540,12 @@ void urt_chan_close(struct urt_chan *ch)
 
 size_t urt_chan_len(struct urt_chan *ch)
 {
-	size_t n;
+	struct urt__seg *s = atomic_load_explicit(&ch->rx_seg,
+						  memory_order_acquire);
+	size_t n = 0;
 
-	pthread_mutex_lock(&ch->mu);
-	n = ch->len;
-	pthread_mutex_unlock(&ch->mu);
+	for (; s; s = atomic_load_explicit(&s->next, memory_order_acquire))
+		n += urt__seg_len(s);
 	return n;
 }
 
@@ -251,93 +553,162 @@ size_t urt_chan_len(struct urt_chan *ch)
 
 int urt_chan_try_send(struct urt_chan *ch, const void *item)
 {
-	struct urt__wakeset ws = URT__WAKESET_INIT;
-	int r;
+	int r = tx_send(ch, item);
 
-	pthread_mutex_lock(&ch->mu);
-	r = send_locked(ch, item, &ws);
-	pthread_mutex_unlock(&ch->mu);
-	urt__wakeset_flush(&ws);
 	return r == URT_PENDING ? -EAGAIN : r;
 }
 
 int urt_chan_try_recv(struct urt_chan *ch, void *out)
 {
+	int r = rx_pop(ch, out);
+
+	return r == URT_PENDING ? -EAGAIN : r;
+}
+
+/* Slow paths of the blocking calls, out of line (see rx_wake_queue). */
+static __attribute__((noinline)) int send_block(struct urt_chan *ch,
+						const void *item,
+						uint64_t timeout_ns)
+{
 	struct urt__wakeset ws = URT__WAKESET_INIT;
+	struct urt_waiter w = { .state = URT__WS_IDLE, .item = item };
+	uint64_t deadline = urt__deadline(timeout_ns);
+	pthread_cond_t cv;
 	int r;
 
 	pthread_mutex_lock(&ch->mu);
-	r = recv_locked(ch, out, &ws);
+	if (ch->closed) {
+		r = -EPIPE;
+	} else if (!ch->sendq.head &&
+		   (r = tx_put(ch, item)) != URT_PENDING) {
+		/* Room came, and nobody queued first. */
+		if (r == 0)
+			rx_wake_locked(ch, &ws);
+	} else {
+		urt__cv_init(&cv);
+		w.cv = &cv;
+		urt__wq_push(&ch->sendq, &w);
+		tx_queue_locked(ch, &ws);
+		/* A receiver that makes room moves our item in and grants
+		 * us (0), or close grants -EPIPE; both under ch->mu. */
+		r = urt__waiter_block(&w, &ch->mu, deadline);
+		if (r) {
+			urt__waiter_unqueue(&ch->sendq, &w);
+			if (!ch->sendq.head)
+				atomic_store_explicit(&ch->tx_wait, 0,
+						      memory_order_relaxed);
+		} else {
+			r = w.res;
+		}
+		pthread_cond_destroy(&cv);
+	}
 	pthread_mutex_unlock(&ch->mu);
 	urt__wakeset_flush(&ws);
-	return r == URT_PENDING ? -EAGAIN : r;
+	return r;
+}
+
+static __attribute__((noinline)) int recv_block(struct urt_chan *ch,
+						void *out, uint64_t timeout_ns)
+{
+	struct urt__wakeset ws = URT__WAKESET_INIT;
+	struct urt_waiter w = { .state = URT__WS_IDLE };
+	uint64_t deadline = urt__deadline(timeout_ns);
+	pthread_cond_t cv;
+	int r;
+
+	urt__cv_init(&cv);
+	w.cv = &cv;
+	pthread_mutex_lock(&ch->mu);
+	for (;;) {
+		urt__wq_push(&ch->recvq, &w);
+		/* seq_cst: D1, registration before the re-check. */
+		atomic_fetch_or_explicit(&ch->rx_wait, RXQ,
+					 memory_order_seq_cst);
+		r = rx_take(ch, out);
+		if (r != URT_PENDING) {
+			if (w.state == URT__WS_QUEUED) {
+				rx_unqueue(ch, &w);
+			} else { /* granted meanwhile: pass it on */
+				w.state = URT__WS_IDLE;
+				rx_baton_locked(ch, &ws);
+			}
+			break;
+		}
+		r = urt__waiter_block(&w, &ch->mu, deadline);
+		if (r) {
+			rx_unqueue(ch, &w);
+			break;
+		}
+		/* Granted: an item or the end may be there. */
+		w.state = URT__WS_IDLE;
+		r = rx_take(ch, out);
+		if (r != URT_PENDING)
+			break;
+	}
+	if (r == 0 && tx_waiting(ch))
+		pump_locked(ch, &ws);
+	pthread_mutex_unlock(&ch->mu);
+	pthread_cond_destroy(&cv);
+	urt__wakeset_flush(&ws);
+	return r;
 }
 
 int urt_chan_send_blocking(struct urt_chan *ch, const void *item,
 			   uint64_t timeout_ns)
 {
-	struct urt__wakeset ws = URT__WAKESET_INIT;
-	uint64_t deadline = urt__deadline(timeout_ns);
-	struct urt_waiter w = { .state = URT__WS_IDLE, .item = item };
-	pthread_cond_t cv;
 	int r;
 
 	if (urt__current_worker())
 		return -EDEADLK;
-	pthread_mutex_lock(&ch->mu);
-	r = send_locked(ch, item, &ws);
-	if (r == URT_PENDING) {
-		urt__cv_init(&cv);
-		w.cv = &cv;
-		urt__wq_push(&ch->sendq, &w);
-		/* A receiver that makes room moves our item in and grants us
-		 * (0), or close grants -EPIPE; both under ch->mu. */
-		r = urt__waiter_block(&w, &ch->mu, deadline);
-		if (r)
-			urt__waiter_unqueue(&ch->sendq, &w);
-		else
-			r = w.res;
-		pthread_cond_destroy(&cv);
-	}
-	pthread_mutex_unlock(&ch->mu);
-	urt__wakeset_flush(&ws);
-	return r;
+	r = tx_send(ch, item);
+	return r == URT_PENDING ? send_block(ch, item, timeout_ns) : r;
 }
 
 int urt_chan_recv_blocking(struct urt_chan *ch, void *out, uint64_t timeout_ns)
 {
-	struct urt__wakeset ws = URT__WAKESET_INIT;
-	uint64_t deadline = urt__deadline(timeout_ns);
-	struct urt_waiter w = { .state = URT__WS_IDLE };
-	pthread_cond_t cv;
-	bool have_cv = false;
 	int r;
 
 	if (urt__current_worker())
 		return -EDEADLK;
-	pthread_mutex_lock(&ch->mu);
-	while ((r = recv_locked(ch, out, &ws)) == URT_PENDING) {
-		if (!have_cv) {
-			urt__cv_init(&cv);
-			w.cv = &cv;
-			have_cv = true;
-		}
-		urt__wq_push(&ch->recvq, &w);
-		r = urt__waiter_block(&w, &ch->mu, deadline);
-		if (r) {
-			urt__waiter_unqueue(&ch->recvq, &w);
-			break;
-		}
-		/* granted: an item or the end may be there; look again */
-	}
-	pthread_mutex_unlock(&ch->mu);
-	if (have_cv)
-		pthread_cond_destroy(&cv);
-	urt__wakeset_flush(&ws);
-	return r;
+	r = rx_pop(ch, out);
+	return r == URT_PENDING ? recv_block(ch, out, timeout_ns) : r;
 }
 
 /* --- futures --------------------------------------------------------- */
+
+/* A send that found the channel full (or senders waiting): queue. */
+static __attribute__((noinline)) int send_wait(struct urt_chan_op *op,
+					       struct urt_cx *cx)
+{
+	struct urt__wakeset ws = URT__WAKESET_INIT;
+	struct urt_chan *ch = op->ch;
+	int r;
+
+	pthread_mutex_lock(&ch->mu);
+	if (ch->closed) {
+		r = -EPIPE;
+	} else if (!ch->sendq.head &&
+		   (r = tx_put(ch, op->buf)) != URT_PENDING) {
+		if (r == 0)
+			rx_wake_locked(ch, &ws);
+	} else {
+		op->w.item = op->buf;
+		urt__waiter_queue_task(&ch->sendq, &op->w, cx);
+		tx_queue_locked(ch, &ws);
+		if (op->w.state == URT__WS_GRANTED) {
+			/* Room came at once (D2). The grant queued a wake of
+			 * our own running task: a spurious poll, harmless. */
+			op->w.state = URT__WS_IDLE;
+			r = op->w.res;
+		} else {
+			op->w.n = OP_QUEUED;
+			r = URT_PENDING;
+		}
+	}
+	pthread_mutex_unlock(&ch->mu);
+	urt__wakeset_flush(&ws);
+	return r;
+}
 
 /*
  * Coop budget: a send/recv that is always ready (a full stream) must let
@@ -348,114 +719,212 @@ int urt_chan_recv_blocking(struct urt_chan *ch, void *out, uint64_t timeout_ns)
 static int send_poll(struct urt_future *f, struct urt_cx *cx)
 {
 	struct urt_chan_op *op = (struct urt_chan_op *)f;
-	struct urt__wakeset ws = URT__WAKESET_INIT;
 	struct urt_chan *ch = op->ch;
 	int r;
 
 	if (!cx || !cx->task)
 		return -EINVAL;
-	pthread_mutex_lock(&ch->mu);
-	/* state is written by granters under ch->mu: read it under it too */
-	if (op->w.state == URT__WS_IDLE && !urt_cx_budget_spend(cx)) {
-		pthread_mutex_unlock(&ch->mu);
-		return URT_PENDING;
-	}
-	if (op->w.state == URT__WS_GRANTED) {
-		op->w.state = URT__WS_IDLE;
-		r = op->w.res;
-	} else if (op->w.state == URT__WS_QUEUED) {
-		r = URT_PENDING; /* spurious poll: still waiting for room */
-	} else {
-		r = send_locked(ch, op->buf, &ws);
-		if (r == URT_PENDING) {
-			op->w.item = op->buf;
-			urt__waiter_queue_task(&ch->sendq, &op->w, cx);
+	if (op->w.n == OP_QUEUED) {
+		/* state is written by granters under ch->mu */
+		pthread_mutex_lock(&ch->mu);
+		if (op->w.state == URT__WS_GRANTED) {
+			op->w.state = URT__WS_IDLE;
+			op->w.n = OP_IDLE;
+			r = op->w.res;
+		} else {
+			r = URT_PENDING; /* spurious poll: still waiting */
 		}
+		pthread_mutex_unlock(&ch->mu);
+		return r;
 	}
-	pthread_mutex_unlock(&ch->mu);
-	urt__wakeset_flush(&ws);
-	return r;
+	if (!urt_cx_budget_spend(cx))
+		return URT_PENDING;
+	r = tx_send(ch, op->buf);
+	return r == URT_PENDING ? send_wait(op, cx) : r;
 }
 
 static void send_cancel(struct urt_future *f, struct urt_cx *cx)
 {
 	struct urt_chan_op *op = (struct urt_chan_op *)f;
+	struct urt_chan *ch = op->ch;
 
 	(void)cx;
-	pthread_mutex_lock(&op->ch->mu);
-	if (op->w.state == URT__WS_QUEUED)
-		urt__waiter_unqueue(&op->ch->sendq, &op->w);
-	/* GRANTED keeps its result: 0 means the item was taken, and
-	 * reporting that is what keeps it from being lost or sent twice. */
-	if (op->w.state == URT__WS_IDLE) {
+	if (op->w.n != OP_QUEUED) {
+		op->w.state = URT__WS_GRANTED;
+		op->w.res = -ECANCELED;
+		op->w.n = OP_QUEUED;
+		return;
+	}
+	pthread_mutex_lock(&ch->mu);
+	if (op->w.state == URT__WS_QUEUED) {
+		urt__waiter_unqueue(&ch->sendq, &op->w);
+		if (!ch->sendq.head)
+			atomic_store_explicit(&ch->tx_wait, 0,
+					      memory_order_relaxed);
 		op->w.state = URT__WS_GRANTED;
 		op->w.res = -ECANCELED;
 	}
-	pthread_mutex_unlock(&op->ch->mu);
+	/* GRANTED keeps its result: 0 means the item was taken, and
+	 * reporting that is what keeps it from being lost or sent twice. */
+	pthread_mutex_unlock(&ch->mu);
+}
+
+/* Registers the running task as a waiting receiver: in rx_wait if nobody
+ * waits, else in recvq. The caller then takes again (D1). */
+static void rx_register(struct urt_chan *ch, struct urt_chan_op *op,
+			struct urt_cx *cx)
+{
+	uintptr_t t = (uintptr_t)cx->task;
+	uintptr_t w = atomic_load_explicit(&ch->rx_wait, memory_order_relaxed);
+
+	urt__task_ref(cx->task); /* rx_wait's reference */
+	/* Only while nobody waits at all: the slot's task is then older
+	 * than every queued waiter, and waking the slot first keeps
+	 * waiting receivers FIFO. */
+	while (!w) {
+		/* seq_cst: D1, registration before the re-check; release
+		 * also publishes the reference just taken. */
+		if (atomic_compare_exchange_weak_explicit(
+			    &ch->rx_wait, &w, w | t, memory_order_seq_cst,
+			    memory_order_relaxed)) {
+			op->w.task = cx->task; /* owner-private in OP_SLOT */
+			op->w.n = OP_SLOT;
+			return;
+		}
+	}
+	urt__task_unref(cx->task); /* not the last: the task is running */
+	pthread_mutex_lock(&ch->mu);
+	urt__waiter_queue_task(&ch->recvq, &op->w, cx);
+	atomic_fetch_or_explicit(&ch->rx_wait, RXQ, memory_order_seq_cst);
+	pthread_mutex_unlock(&ch->mu);
+	op->w.n = OP_QUEUED;
+}
+
+/* OP_SLOT: takes the task back out of rx_wait. False if a sender (or
+ * close) took it first: that one wakes the task and drops the ref. */
+static bool rx_leave_slot(struct urt_chan *ch, struct urt_chan_op *op)
+{
+	uintptr_t t = (uintptr_t)op->w.task;
+	uintptr_t w = atomic_load_explicit(&ch->rx_wait, memory_order_relaxed);
+
+	op->w.task = NULL;
+	op->w.n = OP_IDLE;
+	while ((w & ~RXQ) == t) {
+		if (atomic_compare_exchange_weak_explicit(
+			    &ch->rx_wait, &w, w & RXQ, memory_order_relaxed,
+			    memory_order_relaxed)) {
+			urt__task_unref((struct urt_task *)t);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Leaves whatever wait a recv registered, after the re-check found an
+ * item or the end; passes on a wake-up it may have used up. */
+static void rx_unregister(struct urt_chan *ch, struct urt_chan_op *op)
+{
+	struct urt__wakeset ws;
+
+	if (op->w.n == OP_SLOT) {
+		if (!rx_leave_slot(ch, op))
+			rx_baton(ch);
+		return;
+	}
+	ws.n = 0;
+	pthread_mutex_lock(&ch->mu);
+	if (op->w.state == URT__WS_QUEUED) {
+		rx_unqueue(ch, &op->w);
+	} else {
+		op->w.state = URT__WS_IDLE;
+		rx_baton_locked(ch, &ws);
+	}
+	pthread_mutex_unlock(&ch->mu);
+	urt__wakeset_flush(&ws);
+	op->w.n = OP_IDLE;
 }
 
 static int recv_poll(struct urt_future *f, struct urt_cx *cx)
 {
 	struct urt_chan_op *op = (struct urt_chan_op *)f;
-	struct urt__wakeset ws = URT__WAKESET_INIT;
 	struct urt_chan *ch = op->ch;
 	int r;
 
 	if (!cx || !cx->task)
 		return -EINVAL;
-	pthread_mutex_lock(&ch->mu);
-	/* state is written by granters under ch->mu: read it under it too */
-	if (op->w.state != URT__WS_QUEUED && !urt_cx_budget_spend(cx)) {
+	if (op->w.n == OP_SLOT) {
+		bool still = (atomic_load_explicit(&ch->rx_wait,
+						   memory_order_relaxed) &
+			      ~RXQ) == (uintptr_t)op->w.task;
+
+		if (still && !rx_ready(ch))
+			return URT_PENDING; /* spurious poll */
+		if (!urt_cx_budget_spend(cx))
+			return URT_PENDING; /* cancel passes the wake on */
+		if (still)
+			rx_leave_slot(ch, op);
+		op->w.n = OP_IDLE;
+	} else if (op->w.n == OP_QUEUED) {
+		/* state is written by granters under ch->mu */
+		pthread_mutex_lock(&ch->mu);
+		if (op->w.state == URT__WS_QUEUED) {
+			if (!rx_ready(ch) || !urt_cx_budget_spend(cx)) {
+				pthread_mutex_unlock(&ch->mu);
+				return URT_PENDING;
+			}
+			rx_unqueue(ch, &op->w);
+		} else if (op->w.res < 0) { /* cancelled */
+			op->w.state = URT__WS_IDLE;
+			op->w.n = OP_IDLE;
+			pthread_mutex_unlock(&ch->mu);
+			return op->w.res;
+		} else if (!urt_cx_budget_spend(cx)) {
+			pthread_mutex_unlock(&ch->mu);
+			return URT_PENDING; /* cancel passes the wake on */
+		} else {
+			op->w.state = URT__WS_IDLE;
+		}
 		pthread_mutex_unlock(&ch->mu);
+		op->w.n = OP_IDLE;
+	} else if (!urt_cx_budget_spend(cx)) {
 		return URT_PENDING;
 	}
-	if (op->w.state == URT__WS_GRANTED) {
-		op->w.state = URT__WS_IDLE;
-		if (op->w.res < 0) { /* cancelled */
-			r = op->w.res;
-			goto out;
-		}
-	} else if (op->w.state == URT__WS_QUEUED) {
-		if (!ch->len && !ch->closed) {
-			r = URT_PENDING; /* spurious poll */
-			goto out;
-		}
-		urt__waiter_unqueue(&ch->recvq, &op->w);
-	}
-	r = recv_locked(ch, op->buf, &ws);
-	if (r == URT_PENDING)
-		urt__waiter_queue_task(&ch->recvq, &op->w, cx);
-out:
-	pthread_mutex_unlock(&ch->mu);
-	urt__wakeset_flush(&ws);
+	r = rx_pop(ch, op->buf);
+	if (r != URT_PENDING)
+		return r;
+	rx_register(ch, op, cx);
+	r = rx_pop(ch, op->buf); /* D1: look again after registering */
+	if (r != URT_PENDING)
+		rx_unregister(ch, op);
 	return r;
-}
-
-/* Under ch->mu: a receiver leaves; one that was told "look again" passes
- * that on, so a queued item never waits for a receiver already gone. */
-static void recv_leave(struct urt_chan *ch, struct urt_waiter *w,
-		       struct urt__wakeset *ws)
-{
-	if (w->state == URT__WS_QUEUED) {
-		urt__waiter_unqueue(&ch->recvq, w);
-	} else if (w->state == URT__WS_GRANTED && w->res == 0) {
-		if (ch->len)
-			urt__wq_grant_head(&ch->recvq, 0, ws);
-	}
-	w->state = URT__WS_GRANTED;
-	w->res = -ECANCELED;
 }
 
 static void recv_cancel(struct urt_future *f, struct urt_cx *cx)
 {
 	struct urt_chan_op *op = (struct urt_chan_op *)f;
 	struct urt__wakeset ws = URT__WAKESET_INIT;
+	struct urt_chan *ch = op->ch;
 
 	(void)cx;
-	pthread_mutex_lock(&op->ch->mu);
-	recv_leave(op->ch, &op->w, &ws);
-	pthread_mutex_unlock(&op->ch->mu);
-	urt__wakeset_flush(&ws);
+	if (op->w.n == OP_SLOT) {
+		if (!rx_leave_slot(ch, op))
+			rx_baton(ch); /* woken, and leaving: pass it on */
+	} else if (op->w.n == OP_QUEUED) {
+		pthread_mutex_lock(&ch->mu);
+		if (op->w.state == URT__WS_QUEUED) {
+			rx_unqueue(ch, &op->w);
+		} else if (op->w.res < 0) { /* cancelled twice */
+			pthread_mutex_unlock(&ch->mu);
+			return;
+		} else { /* granted, and leaving: pass it on */
+			rx_baton_locked(ch, &ws);
+		}
+		pthread_mutex_unlock(&ch->mu);
+		urt__wakeset_flush(&ws);
+	}
+	op->w.state = URT__WS_GRANTED;
+	op->w.res = -ECANCELED;
+	op->w.n = OP_QUEUED;
 }
 
 static const struct urt_future_vt send_vt = {
@@ -474,7 +943,7 @@ struct urt_future *urt_chan_send(struct urt_chan_op *op, struct urt_chan *ch,
 	op->base.vt = &send_vt;
 	op->ch = ch;
 	op->buf = (void *)item;
-	op->w = (struct urt_waiter){ .state = URT__WS_IDLE };
+	op->w = (struct urt_waiter){ .state = URT__WS_IDLE, .n = OP_IDLE };
 	return &op->base;
 }
 
@@ -484,7 +953,7 @@ struct urt_future *urt_chan_recv(struct urt_chan_op *op, struct urt_chan *ch,
 	op->base.vt = &recv_vt;
 	op->ch = ch;
 	op->buf = out;
-	op->w = (struct urt_waiter){ .state = URT__WS_IDLE };
+	op->w = (struct urt_waiter){ .state = URT__WS_IDLE, .n = OP_IDLE };
 	return &op->base;
 }
 

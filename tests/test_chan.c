@@ -762,13 +762,35 @@ H_CO(flag_setter_run)
 	URT_END(co, 0);
 }
 
+/* Spawns both from a task, so that both are queued before either runs
+ * (from the main thread, a preempted spawner could let the loop finish
+ * before the flag setter even exists). */
+struct spawn_both {
+	struct urt_co co;
+	struct urt_rt *rt;
+	struct urt_future *a, *b;
+	struct urt_task_handle ha, hb;
+};
+
+H_CO(spawn_both_run)
+{
+	struct spawn_both *s = (struct spawn_both *)co;
+	int r;
+
+	URT_BEGIN(co);
+	r = urt_task_spawn(s->rt, s->a, &s->ha);
+	if (!r)
+		r = urt_task_spawn(s->rt, s->b, &s->hb);
+	URT_END(co, r);
+}
+
 static void test_chan_always_ready_loop_lets_other_task_run(void **state)
 {
 	struct urt_rt *rt = h_rt(1);
 	_Atomic int flag = 0;
 	struct echo_loop e = { .flag = &flag };
 	struct flag_setter f = { .flag = &flag };
-	struct urt_task_handle he, hf;
+	struct spawn_both sb = { .rt = rt };
 	uint32_t one = 1;
 
 	(void)state;
@@ -776,14 +798,530 @@ static void test_chan_always_ready_loop_lets_other_task_run(void **state)
 	assert_int_equal(urt_chan_try_send(e.ch, &one), 0);
 	urt_co_init(&e.co, echo_loop_run);
 	urt_co_init(&f.co, flag_setter_run);
-	assert_int_equal(urt_task_spawn(rt, &e.co.base, &he), 0);
-	assert_int_equal(urt_task_spawn(rt, &f.co.base, &hf), 0);
-	assert_int_equal(urt_task_join_blocking(&he), 0);
-	assert_int_equal(urt_task_join_blocking(&hf), 0);
+	urt_co_init(&sb.co, spawn_both_run);
+	sb.a = &e.co.base;
+	sb.b = &f.co.base;
+	assert_int_equal(urt_block_on(rt, &sb.co.base), 0);
+	assert_int_equal(urt_task_join_blocking(&sb.ha), 0);
+	assert_int_equal(urt_task_join_blocking(&sb.hb), 0);
 	assert_true(e.saw);
 	assert_true(e.i < 100000);
 	urt_chan_sender_drop(e.ch);
 	urt_chan_receiver_drop(e.ch);
+	h_rt_free_clean(rt);
+}
+
+/* --- lock-free paths: races with close and drop, shared receivers ---- */
+
+/* Sends (id, 0, 1, ...) until the channel is closed; counts what went. */
+struct thr_tx_until {
+	struct urt_chan *ch;
+	uint32_t id, sent;
+	int end;
+};
+
+static void *thr_tx_until_main(void *arg)
+{
+	struct thr_tx_until *a = arg;
+
+	for (;;) {
+		struct item it = { a->id, a->sent };
+
+		a->end = urt_chan_send_blocking(a->ch, &it, URT_FOREVER);
+		if (a->end)
+			break;
+		a->sent++;
+	}
+	return NULL;
+}
+
+/*
+ * Senders (threads and tasks) race a close from the receiver's side: each
+ * send either went (and is received, in order per sender) or returned
+ * -EPIPE (and is not received). Unbounded (segments grow while senders
+ * race), capacity 1 and a small bounded channel (senders wait).
+ */
+static void test_chan_senders_racing_close_lose_nothing(void **state)
+{
+	static const size_t caps[] = { 0, 1, 8 };
+
+	(void)state;
+	for (size_t c = 0; c < sizeof(caps) / sizeof(caps[0]); c++) {
+		struct urt_rt *rt = h_rt(2);
+		struct rx_task rx = { 0 };
+		struct tx_task tx[3] = { 0 };
+		struct thr_tx_until a[3];
+		struct urt_task_handle hr, ht[3];
+		pthread_t th[3];
+		struct urt_chan *ch;
+		uint64_t sent = 0;
+
+		assert_int_equal(urt_chan_new(&ch, sizeof(struct item),
+					      caps[c], NULL),
+				 0);
+		rx.ch = ch;
+		urt_co_init(&rx.co, rx_run);
+		assert_int_equal(urt_task_spawn(rt, &rx.co.base, &hr), 0);
+		for (uint32_t i = 0; i < 3; i++) {
+			a[i] = (struct thr_tx_until){ .ch = ch, .id = i };
+			pthread_create(&th[i], NULL, thr_tx_until_main, &a[i]);
+			tx[i].ch = ch;
+			tx[i].id = 3 + i;
+			tx[i].n = UINT32_MAX;
+			urt_co_init(&tx[i].co, tx_run);
+			assert_int_equal(
+				urt_task_spawn(rt, &tx[i].co.base, &ht[i]), 0);
+		}
+		nap_ms(10);
+		urt_chan_close(ch);
+		for (int i = 0; i < 3; i++) {
+			pthread_join(th[i], NULL);
+			assert_int_equal(a[i].end, -EPIPE);
+			assert_int_equal(urt_task_join_blocking(&ht[i]),
+					 -EPIPE);
+			/* a task's seq is the count it sent */
+			sent += a[i].sent + tx[i].it.seq;
+		}
+		assert_int_equal(urt_task_join_blocking(&hr), 0);
+		assert_true(sent > 0);
+		assert_int_equal(rx.got, sent);
+		assert_int_equal(rx.bad, 0);
+		for (int i = 0; i < 3; i++) {
+			assert_int_equal(rx.next[i], a[i].sent);
+			assert_int_equal(rx.next[3 + i], tx[i].it.seq);
+		}
+		urt_chan_sender_drop(ch);
+		urt_chan_receiver_drop(ch);
+		h_rt_free_clean(rt);
+	}
+}
+
+/* Sends malloc'd items until the channel closes; frees a handed-back one. */
+struct thr_tx_alloc {
+	struct urt_chan *ch;
+	uint64_t sent;
+	int end;
+};
+
+static atomic_int handed_back;
+
+static void *thr_tx_alloc_main(void *arg)
+{
+	struct thr_tx_alloc *a = arg;
+
+	for (;;) {
+		void *p = malloc(24);
+
+		a->end = urt_chan_send_blocking(a->ch, &p, URT_FOREVER);
+		if (a->end) {
+			free(p); /* not taken: still ours */
+			atomic_fetch_add(&handed_back, 1);
+			break;
+		}
+		a->sent++;
+	}
+	return NULL;
+}
+
+/*
+ * The receiver is dropped while senders are sending: every item that went
+ * is either received or passed to item_free, exactly once (ASan: no leak,
+ * no double free); every sender ends with -EPIPE and its item back.
+ */
+static void test_chan_receiver_drop_racing_senders_frees_every_item(
+	void **state)
+{
+	static const size_t caps[] = { 0, 4 };
+
+	(void)state;
+	for (size_t c = 0; c < sizeof(caps) / sizeof(caps[0]); c++) {
+		struct urt_rt *rt = h_rt(1);
+		struct thr_tx_alloc a[3] = { 0 };
+		pthread_t th[3];
+		struct urt_chan *ch;
+		uint64_t sent = 0, got = 0;
+		void *p;
+
+		atomic_store(&freed, 0);
+		atomic_store(&handed_back, 0);
+		assert_int_equal(urt_chan_new(&ch, sizeof(void *), caps[c],
+					      count_free),
+				 0);
+		for (int i = 0; i < 3; i++) {
+			a[i].ch = i ? urt_chan_sender_clone(ch) : ch;
+			pthread_create(&th[i], NULL, thr_tx_alloc_main, &a[i]);
+		}
+		while (got < 500 &&
+		       urt_chan_recv_blocking(ch, &p, URT_FOREVER) == 0) {
+			free(p);
+			got++;
+		}
+		urt_chan_receiver_drop(ch);
+		for (int i = 0; i < 3; i++) {
+			pthread_join(th[i], NULL);
+			assert_int_equal(a[i].end, -EPIPE);
+			sent += a[i].sent;
+		}
+		assert_int_equal(got, 500);
+		assert_int_equal(got + (uint64_t)atomic_load(&freed), sent);
+		assert_int_equal(atomic_load(&handed_back), 3);
+		for (int i = 0; i < 3; i++)
+			urt_chan_sender_drop(ch);
+		h_rt_free_clean(rt);
+	}
+}
+
+/* Counts every (sender, seq) received, by any receiver. */
+#define SHARE_SENDERS 4
+#define SHARE_N 3000
+static atomic_uchar share_seen[SHARE_SENDERS][SHARE_N];
+
+struct share_rx_task {
+	struct urt_co co;
+	struct urt_chan_op op;
+	struct urt_chan *ch;
+	struct item it;
+	int64_t last[SHARE_SENDERS];
+	uint64_t got;
+	int bad, r;
+};
+
+static int share_note(int64_t *last, const struct item *it)
+{
+	if (it->sender >= SHARE_SENDERS || it->seq >= SHARE_N ||
+	    (int64_t)it->seq <= last[it->sender])
+		return 1; /* out of order for this receiver */
+	last[it->sender] = it->seq;
+	atomic_fetch_add(&share_seen[it->sender][it->seq], 1);
+	return 0;
+}
+
+H_CO(share_rx_run)
+{
+	struct share_rx_task *t = (struct share_rx_task *)co;
+
+	URT_BEGIN(co);
+	for (;;) {
+		URT_AWAIT(co, cx, urt_chan_recv(&t->op, t->ch, &t->it), t->r);
+		if (t->r < 0)
+			break;
+		t->bad += share_note(t->last, &t->it);
+		t->got++;
+	}
+	URT_END(co, t->r == -EPIPE ? 0 : t->r);
+}
+
+struct share_rx_thr {
+	struct urt_chan *ch;
+	int64_t last[SHARE_SENDERS];
+	uint64_t got;
+	int bad, end;
+};
+
+static void *share_rx_thr_main(void *arg)
+{
+	struct share_rx_thr *a = arg;
+	struct item it;
+
+	while ((a->end = urt_chan_recv_blocking(a->ch, &it, URT_FOREVER)) ==
+	       0) {
+		a->bad += share_note(a->last, &it);
+		a->got++;
+	}
+	return NULL;
+}
+
+/*
+ * One receiver handle shared by two tasks and a thread (one task waits in
+ * the channel's own slot, the others in its queue): every item arrives
+ * exactly once, each receiver sees each sender's items in order, and the
+ * end of the stream reaches all three.
+ */
+static void test_chan_shared_receiver_gets_each_item_once(void **state)
+{
+	struct urt_rt *rt = h_rt(2);
+	struct share_rx_task rx[2];
+	struct share_rx_thr trx;
+	struct tx_task tx[2] = { 0 };
+	struct thr_tx a[2];
+	struct urt_task_handle hr[2], ht[2];
+	pthread_t th[2], tr;
+	struct urt_chan *ch;
+	uint64_t got;
+
+	(void)state;
+	memset(share_seen, 0, sizeof(share_seen));
+	memset(rx, 0, sizeof(rx));
+	memset(&trx, 0, sizeof(trx));
+	assert_int_equal(urt_chan_new(&ch, sizeof(struct item), 4, NULL), 0);
+	for (int i = 0; i < 2; i++) {
+		rx[i].ch = ch;
+		for (int k = 0; k < SHARE_SENDERS; k++)
+			rx[i].last[k] = -1;
+		urt_co_init(&rx[i].co, share_rx_run);
+		assert_int_equal(urt_task_spawn(rt, &rx[i].co.base, &hr[i]),
+				 0);
+	}
+	trx.ch = ch;
+	for (int k = 0; k < SHARE_SENDERS; k++)
+		trx.last[k] = -1;
+	pthread_create(&tr, NULL, share_rx_thr_main, &trx);
+	for (uint32_t i = 0; i < 2; i++) {
+		a[i] = (struct thr_tx){ .ch = urt_chan_sender_clone(ch),
+					.id = i, .n = SHARE_N, .drop = true };
+		pthread_create(&th[i], NULL, thr_tx_main, &a[i]);
+		tx[i].ch = ch;
+		tx[i].id = 2 + i;
+		tx[i].n = SHARE_N;
+		urt_co_init(&tx[i].co, tx_run);
+		assert_int_equal(urt_task_spawn(rt, &tx[i].co.base, &ht[i]),
+				 0);
+	}
+	for (int i = 0; i < 2; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(a[i].err, 0);
+		assert_int_equal(urt_task_join_blocking(&ht[i]), 0);
+	}
+	urt_chan_sender_drop(ch); /* the last sender: the end, for all */
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(urt_task_join_blocking(&hr[i]), 0);
+	pthread_join(tr, NULL);
+	assert_int_equal(trx.end, -EPIPE);
+	got = rx[0].got + rx[1].got + trx.got;
+	assert_int_equal(got, SHARE_SENDERS * SHARE_N);
+	assert_int_equal(rx[0].bad + rx[1].bad + trx.bad, 0);
+	for (int k = 0; k < SHARE_SENDERS; k++)
+		for (int i = 0; i < SHARE_N; i++)
+			assert_int_equal(atomic_load(&share_seen[k][i]), 1);
+	urt_chan_receiver_drop(ch);
+	h_rt_free_clean(rt);
+}
+
+/*
+ * A receiver task woken for an item but aborted before it ran passes the
+ * wake-up on: a thread waiting on the same receiver gets the item. One
+ * worker, so the order is fixed: A waits (in the channel's slot), thread
+ * B waits (in its queue), task S sends (waking A, not B) and aborts A.
+ */
+struct baton_sender {
+	struct urt_co co;
+	struct urt_chan *ch;
+	struct urt_task_handle *victim;
+	int sent, aborted;
+};
+
+H_CO(baton_sender_run)
+{
+	struct baton_sender *s = (struct baton_sender *)co;
+
+	URT_BEGIN(co);
+	s->sent = urt_chan_try_send(s->ch, &(int){ 55 });
+	s->aborted = urt_task_abort(s->victim);
+	URT_END(co, 0);
+}
+
+struct blocked_rx {
+	struct urt_chan *ch;
+	atomic_int started;
+	int v, r;
+};
+
+static void *blocked_rx_main(void *arg)
+{
+	struct blocked_rx *b = arg;
+
+	atomic_store(&b->started, 1);
+	b->r = urt_chan_recv_blocking(b->ch, &b->v, 5000 * MS);
+	return NULL;
+}
+
+struct wait_rx {
+	struct urt_co co;
+	struct urt_chan_op op;
+	struct urt_chan *ch;
+	int v, r;
+	atomic_int waiting;
+};
+
+H_CO(wait_rx_run)
+{
+	struct wait_rx *t = (struct wait_rx *)co;
+
+	URT_BEGIN(co);
+	atomic_store(&t->waiting, 1);
+	URT_AWAIT(co, cx, urt_chan_recv(&t->op, t->ch, &t->v), t->r);
+	URT_END(co, t->r ? t->r : t->v);
+}
+
+static void test_chan_woken_receiver_aborted_passes_item_on(void **state)
+{
+	struct urt_rt *rt = h_rt(1);
+	struct wait_rx a = { 0 };
+	struct baton_sender s = { 0 };
+	struct blocked_rx b = { 0 };
+	struct urt_task_handle ha, hs;
+	struct urt_chan *ch;
+	pthread_t th;
+
+	(void)state;
+	assert_int_equal(urt_chan_new(&ch, sizeof(int), 4, NULL), 0);
+	a.ch = ch;
+	urt_co_init(&a.co, wait_rx_run);
+	assert_int_equal(urt_task_spawn(rt, &a.co.base, &ha), 0);
+	while (!atomic_load(&a.waiting))
+		nap_ms(1);
+	nap_ms(10);
+	b.ch = ch;
+	pthread_create(&th, NULL, blocked_rx_main, &b);
+	while (!atomic_load(&b.started))
+		nap_ms(1);
+	nap_ms(20); /* B is queued (if late, it finds the item itself) */
+	s.ch = ch;
+	s.victim = &ha;
+	urt_co_init(&s.co, baton_sender_run);
+	assert_int_equal(urt_task_spawn(rt, &s.co.base, &hs), 0);
+	assert_int_equal(urt_task_join_blocking(&hs), 0);
+	assert_int_equal(s.sent, 0);
+	assert_int_equal(s.aborted, 0);
+	assert_int_equal(urt_task_join_blocking(&ha), -ECANCELED);
+	pthread_join(th, NULL);
+	assert_int_equal(b.r, 0);
+	assert_int_equal(b.v, 55);
+	urt_chan_sender_drop(ch);
+	urt_chan_receiver_drop(ch);
+	h_rt_free_clean(rt);
+}
+
+/* Waiting receivers are served first come first: a thread that waits
+ * first gets the first item, a task that waits after it the second. */
+static void test_chan_waiting_receivers_are_served_in_order(void **state)
+{
+	struct urt_rt *rt = h_rt(1);
+	struct wait_rx t = { 0 };
+	struct blocked_rx b = { 0 };
+	struct urt_task_handle h;
+	struct urt_chan *ch;
+	pthread_t th;
+
+	(void)state;
+	assert_int_equal(urt_chan_new(&ch, sizeof(int), 4, NULL), 0);
+	b.ch = ch;
+	pthread_create(&th, NULL, blocked_rx_main, &b);
+	while (!atomic_load(&b.started))
+		nap_ms(1);
+	nap_ms(20); /* the thread waits */
+	t.ch = ch;
+	urt_co_init(&t.co, wait_rx_run);
+	assert_int_equal(urt_task_spawn(rt, &t.co.base, &h), 0);
+	while (!atomic_load(&t.waiting))
+		nap_ms(1);
+	nap_ms(10); /* the task waits too, after the thread */
+	assert_int_equal(urt_chan_try_send(ch, &(int){ 1 }), 0);
+	pthread_join(th, NULL);
+	assert_int_equal(b.r, 0);
+	assert_int_equal(b.v, 1);
+	assert_int_equal(urt_chan_try_send(ch, &(int){ 2 }), 0);
+	assert_int_equal(urt_task_join_blocking(&h), 2);
+	urt_chan_sender_drop(ch);
+	urt_chan_receiver_drop(ch);
+	h_rt_free_clean(rt);
+}
+
+/* Threads race to send on a oneshot: exactly one item goes. */
+struct os_racer {
+	struct urt_chan *ch;
+	atomic_int *go;
+	int v, r;
+};
+
+static void *os_racer_main(void *arg)
+{
+	struct os_racer *o = arg;
+
+	while (!atomic_load(o->go))
+		;
+	o->r = urt_chan_try_send(o->ch, &o->v);
+	return NULL;
+}
+
+static void test_oneshot_racing_senders_exactly_one_wins(void **state)
+{
+	struct urt_rt *rt = h_rt(1);
+
+	(void)state;
+	for (int round = 0; round < 20; round++) {
+		struct os_racer o[4];
+		pthread_t th[4];
+		atomic_int go = 0;
+		struct urt_chan *ch;
+		int wins = 0, winner = -1, out = 0;
+
+		assert_int_equal(urt_oneshot_new(&ch, sizeof(int), NULL), 0);
+		for (int i = 0; i < 4; i++) {
+			o[i] = (struct os_racer){ .ch = ch, .go = &go,
+						  .v = 100 + i };
+			pthread_create(&th[i], NULL, os_racer_main, &o[i]);
+		}
+		atomic_store(&go, 1);
+		for (int i = 0; i < 4; i++) {
+			pthread_join(th[i], NULL);
+			if (o[i].r == 0) {
+				wins++;
+				winner = o[i].v;
+			} else {
+				assert_int_equal(o[i].r, -EPIPE);
+			}
+		}
+		assert_int_equal(wins, 1);
+		assert_int_equal(urt_chan_recv_blocking(ch, &out, 0), 0);
+		assert_int_equal(out, winner);
+		assert_int_equal(urt_chan_recv_blocking(ch, &out, 0), -EPIPE);
+		urt_chan_sender_drop(ch);
+		urt_chan_receiver_drop(ch);
+	}
+	h_rt_free_clean(rt);
+}
+
+/* A sender that waits for room keeps its turn: the receive that frees a
+ * slot moves the waiting item in before it returns, so a new send finds
+ * the channel full again (and, while senders wait, queues behind them). */
+static void *send_two_main(void *arg)
+{
+	int two = 2;
+
+	return (void *)(intptr_t)urt_chan_send_blocking(arg, &two,
+						       URT_FOREVER);
+}
+
+static void test_chan_waiting_sender_is_not_overtaken(void **state)
+{
+	struct urt_rt *rt = h_rt(1);
+	struct urt_chan *ch;
+	int one = 1, three = 3, v = 0;
+	pthread_t th;
+	void *res;
+
+	(void)state;
+	assert_int_equal(urt_chan_new(&ch, sizeof(int), 1, NULL), 0);
+	assert_int_equal(urt_chan_try_send(ch, &one), 0);
+	pthread_create(&th, NULL, send_two_main, ch);
+	while (urt_chan_try_send(ch, &three) != -EAGAIN)
+		nap_ms(1);
+	nap_ms(20); /* the thread waits for room */
+	assert_int_equal(urt_chan_try_send(ch, &three), -EAGAIN);
+	assert_int_equal(urt_chan_recv_blocking(ch, &v, 0), 0);
+	assert_int_equal(v, 1);
+	/* The freed slot went to the waiting thread's item at once. */
+	assert_int_equal(urt_chan_try_send(ch, &three), -EAGAIN);
+	pthread_join(th, &res);
+	assert_int_equal((intptr_t)res, 0);
+	assert_int_equal(urt_chan_recv_blocking(ch, &v, 0), 0);
+	assert_int_equal(v, 2);
+	assert_int_equal(urt_chan_try_send(ch, &three), 0);
+	assert_int_equal(urt_chan_recv_blocking(ch, &v, 0), 0);
+	assert_int_equal(v, 3);
+	urt_chan_sender_drop(ch);
+	urt_chan_receiver_drop(ch);
 	h_rt_free_clean(rt);
 }
 
@@ -816,6 +1354,16 @@ int main(void)
 		cmocka_unit_test(test_oneshot_delivers_once_then_epipe),
 		cmocka_unit_test(test_oneshot_thread_to_waiting_task),
 		cmocka_unit_test(test_watch_task_sees_latest_value_then_close),
+		cmocka_unit_test(test_chan_senders_racing_close_lose_nothing),
+		cmocka_unit_test(
+			test_chan_receiver_drop_racing_senders_frees_every_item),
+		cmocka_unit_test(test_chan_shared_receiver_gets_each_item_once),
+		cmocka_unit_test(
+			test_chan_woken_receiver_aborted_passes_item_on),
+		cmocka_unit_test(
+			test_chan_waiting_receivers_are_served_in_order),
+		cmocka_unit_test(test_oneshot_racing_senders_exactly_one_wins),
+		cmocka_unit_test(test_chan_waiting_sender_is_not_overtaken),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
