@@ -737,7 +737,7 @@ static int send_poll(struct urt_future *f, struct urt_cx *cx)
 		pthread_mutex_unlock(&ch->mu);
 		return r;
 	}
-	if (!urt_cx_budget_spend(cx))
+	if (!urt__budget_spend(cx))
 		return URT_PENDING;
 	r = tx_send(ch, op->buf);
 	return r == URT_PENDING ? send_wait(op, cx) : r;
@@ -859,7 +859,7 @@ static int recv_poll(struct urt_future *f, struct urt_cx *cx)
 
 		if (still && !rx_ready(ch))
 			return URT_PENDING; /* spurious poll */
-		if (!urt_cx_budget_spend(cx))
+		if (!urt__budget_spend(cx))
 			return URT_PENDING; /* cancel passes the wake on */
 		if (still)
 			rx_leave_slot(ch, op);
@@ -868,7 +868,7 @@ static int recv_poll(struct urt_future *f, struct urt_cx *cx)
 		/* state is written by granters under ch->mu */
 		pthread_mutex_lock(&ch->mu);
 		if (op->w.state == URT__WS_QUEUED) {
-			if (!rx_ready(ch) || !urt_cx_budget_spend(cx)) {
+			if (!rx_ready(ch) || !urt__budget_spend(cx)) {
 				pthread_mutex_unlock(&ch->mu);
 				return URT_PENDING;
 			}
@@ -878,7 +878,7 @@ static int recv_poll(struct urt_future *f, struct urt_cx *cx)
 			op->w.n = OP_IDLE;
 			pthread_mutex_unlock(&ch->mu);
 			return op->w.res;
-		} else if (!urt_cx_budget_spend(cx)) {
+		} else if (!urt__budget_spend(cx)) {
 			pthread_mutex_unlock(&ch->mu);
 			return URT_PENDING; /* cancel passes the wake on */
 		} else {
@@ -886,7 +886,7 @@ static int recv_poll(struct urt_future *f, struct urt_cx *cx)
 		}
 		pthread_mutex_unlock(&ch->mu);
 		op->w.n = OP_IDLE;
-	} else if (!urt_cx_budget_spend(cx)) {
+	} else if (!urt__budget_spend(cx)) {
 		return URT_PENDING;
 	}
 	r = rx_pop(ch, op->buf);

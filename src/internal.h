@@ -90,6 +90,17 @@ struct urt_cx {
 
 #define URT__BUDGET 128 /* per poll, as tokio */
 
+/* urt_cx_budget_spend with its common case inline (a ready result with
+ * budget left): the library's own callers are on hot paths. */
+static inline int urt__budget_spend(struct urt_cx *cx)
+{
+	if (cx && cx->budget) {
+		cx->budget--;
+		return 1;
+	}
+	return urt_cx_budget_spend(cx);
+}
+
 URT__HIDDEN void urt__task_ref(struct urt_task *t);
 URT__HIDDEN void urt__task_unref(struct urt_task *t);
 /* Wakes t and drops a reference on it: what a stored waker does when it

@@ -108,7 +108,7 @@ static int op_poll(struct urt_future *f, struct urt_cx *cx)
 	case URT__OP_SUBMITTED:
 		return URT_PENDING;
 	case URT__OP_DONE:
-		if (!urt_cx_budget_spend(cx))
+		if (!urt__budget_spend(cx))
 			return URT_PENDING; /* stays DONE for the next poll */
 		URT_HB_ACQUIRE(op);
 		unlink_op(op);

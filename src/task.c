@@ -120,13 +120,19 @@ void urt__task_unref(struct urt_task *t)
 	foreign_leave(rt, f);
 }
 
+static bool wake_notify(struct urt_task *t);
+
 void urt__task_wake_unref(struct urt_task *t)
 {
 	struct urt_rt *rt = t->rt;
 	bool f = foreign_enter(rt);
 
-	urt__task_wake(t);
-	unref(t);
+	/* The caller's reference becomes the queued one when t must be
+	 * queued: two RMWs on refs fewer per wake. */
+	if (wake_notify(t))
+		urt__schedule(rt, t, URT__SCHED_WAKE);
+	else
+		unref(t);
 	foreign_leave(rt, f);
 }
 
@@ -301,7 +307,9 @@ int urt_task_spawn_frame(struct urt_rt *rt, void *frame,
 	return spawn(rt, t, frame_fut(t), h);
 }
 
-void urt__task_wake(struct urt_task *t)
+/* Sets NOTIFIED; true when t was idle, so the caller must queue it (with
+ * a queued reference). */
+static bool wake_notify(struct urt_task *t)
 {
 	uint32_t s = atomic_load_explicit(&t->state, memory_order_relaxed);
 
@@ -309,7 +317,7 @@ void urt__task_wake(struct urt_task *t)
 		uint32_t ns;
 
 		if (s & (URT__T_COMPLETE | URT__T_NOTIFIED))
-			return; /* finished, or a poll is already due */
+			return false; /* finished, or a poll is already due */
 		ns = s | URT__T_NOTIFIED;
 		/* acq_rel: the waker's writes (op result, message) must be
 		 * visible to the poll this wake causes. */
@@ -322,8 +330,15 @@ void urt__task_wake(struct urt_task *t)
 		/* the runner sees NOTIFIED and re-queues it */
 		URT_TREC(urt__current_worker(), URT_TR_WAKE, t->id, 0,
 			 URT_TRW_RUNNING);
-		return;
+		return false;
 	}
+	return true;
+}
+
+void urt__task_wake(struct urt_task *t)
+{
+	if (!wake_notify(t))
+		return;
 	urt__task_ref(t); /* the queued ref */
 	urt__schedule(t->rt, t, URT__SCHED_WAKE);
 }
@@ -610,7 +625,7 @@ static int handle_poll(struct urt_future *f, struct urt_cx *cx)
 	/* acquire: pairs with complete()'s release of u.result */
 	s = atomic_load_explicit(&t->state, memory_order_acquire);
 	if (s & URT__T_COMPLETE)
-		return urt_cx_budget_spend(cx) ? take_result(h) : URT_PENDING;
+		return urt__budget_spend(cx) ? take_result(h) : URT_PENDING;
 	if ((s & URT__T_JOIN_WAKER) &&
 	    atomic_load_explicit(&t->join_waker, memory_order_relaxed) ==
 		    (uintptr_t)cx->task)
