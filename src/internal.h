@@ -349,8 +349,9 @@ URT__HIDDEN void urt__unpark_all(struct urt_rt *rt);
 /* Registers this process for MEMBARRIER_CMD_PRIVATE_EXPEDITED (once);
  * true when urt__asym_barrier() works. */
 URT__HIDDEN bool urt__asym_barrier_init(void);
-/* A full memory barrier on every CPU running a thread of this process. */
-URT__HIDDEN void urt__asym_barrier(void);
+/* A full memory barrier on every CPU running a thread of this process;
+ * 0, or -errno when none ran. */
+URT__HIDDEN int urt__asym_barrier(void);
 URT__HIDDEN void *urt__worker_main(void *arg);
 URT__HIDDEN void urt__note_long_poll(struct urt__worker *w, uint64_t task_id,
 				     uint64_t ns);

@@ -34,7 +34,9 @@
  * (complete before the syscall), so L sees num_parked counted and P
  * notifies. Pushes to the global queue and task completion still use
  * seq_cst RMWs, which need no help. The cost moves to parking: an IPI to
- * the CPUs running our threads (none when every sibling is parked).
+ * each CPU running a thread of this process at that moment (a worker or
+ * any application thread). If membarrier fails (ENOMEM), the worker parks
+ * for at most FENCELESS_PARK_NS and looks again: late, never lost.
  *
  * Which producers notify. A plain thread pushing to the global queue
  * always runs the check above. A worker pushing to its own queue runs it
@@ -65,6 +67,7 @@
 #include "internal.h"
 
 #define EVENT_INTERVAL 61 /* ticks between reaps / inject checks (Go) */
+#define FENCELESS_PARK_NS 1000000ull /* park bound if membarrier failed */
 #define MAX_LIFO_POLLS 3  /* LIFO polls in a row before yielding (tokio) */
 
 static __thread struct urt__worker *tl_worker;
@@ -109,11 +112,13 @@ bool urt__asym_barrier_init(void)
 	return st > 0;
 }
 
-void urt__asym_barrier(void)
+int urt__asym_barrier(void)
 {
-	/* Registered in urt__asym_barrier_init; cannot fail after that
-	 * (the only errors are bad commands and not registered). */
-	(void)syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+	/* Registered in urt__asym_barrier_init; may still fail (ENOMEM
+	 * where the kernel allocates a CPU mask): then no barrier ran. */
+	return syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0)
+		       ? -errno
+		       : 0;
 }
 
 static int send_wake(struct urt__worker *target)
@@ -529,8 +534,10 @@ static void park(struct urt__worker *w)
 	stop_searching(w, false);
 	atomic_fetch_add(&rt->num_parked, 1);
 	atomic_store(&w->park, URT__W_PARKED); /* seq_cst */
-	if (rt->asym_park)
-		urt__asym_barrier(); /* the producers' half of the fence */
+	/* The producers' half of the fence. Where it failed, a push may be
+	 * invisible to the re-check and its producer may not have seen us
+	 * parked: sleep at most FENCELESS_PARK_NS then, and look again. */
+	bool fenced = !rt->asym_park || urt__asym_barrier() == 0;
 	if (!work_visible(w)) {
 		count_own(&w->parks, 1);
 		/* Parked, this worker's events would wait unseen. */
@@ -546,6 +553,8 @@ static void park(struct urt__worker *w)
 		    atomic_load_explicit(&rt->num_parked,
 					 memory_order_relaxed) < rt->nworkers)
 			tmo = rt->long_poll_ns / 2;
+		if (!fenced && (!tmo || tmo > FENCELESS_PARK_NS))
+			tmo = FENCELESS_PARK_NS;
 		(void)urt__ring_reap_timeout(w->ring, true, tmo);
 		URT_PROBE(unpark, w->id,
 			  atomic_load_explicit(&w->park,

@@ -708,35 +708,76 @@ int urt_task_join_blocking(struct urt_task_handle *h)
 	return res;
 }
 
+/*
+ * Takes a reference on up to max of sh's tasks from index *at on that are
+ * neither complete nor aborted yet (refs 0: on their way to task_free,
+ * skipped) and stores them in v. Advances *at; returns how many.
+ */
+static size_t abort_collect(struct urt__reg_shard *sh, size_t *at,
+			    struct urt_task **v, size_t max)
+{
+	size_t n = 0;
+
+	urt__spin_lock(&sh->lock);
+	for (; *at < sh->len && n < max; ++*at) {
+		struct urt_task *t = sh->v[*at];
+		/* relaxed: a hint; abort_task decides with a CAS */
+		if (atomic_load_explicit(&t->state, memory_order_relaxed) &
+		    (URT__T_COMPLETE | URT__T_ABORT))
+			continue;
+		uint32_t r = atomic_load_explicit(&t->refs,
+						  memory_order_relaxed);
+		while (r && !atomic_compare_exchange_weak_explicit(
+				    &t->refs, &r, r + 1, memory_order_relaxed,
+				    memory_order_relaxed))
+			;
+		if (r)
+			v[n++] = t;
+	}
+	urt__spin_unlock(&sh->lock);
+	return n;
+}
+
 void urt__task_abort_all(struct urt_rt *rt)
 {
 	for (unsigned k = 0; k < rt->nshards; k++) {
 		struct urt__reg_shard *sh = &rt->shards[k];
-		struct urt_task **v = NULL;
-		size_t n = 0;
+		struct urt_task *small[64], **v;
+		size_t cap, n, at;
 
+		/* relaxed read of len: only sizes the array; the walk below
+		 * is bounded by max */
 		urt__spin_lock(&sh->lock);
-		if (sh->len)
-			v = malloc(sh->len * sizeof(*v));
-		for (size_t i = 0; v && i < sh->len; i++) {
-			struct urt_task *t = sh->v[i];
-			uint32_t r = atomic_load_explicit(
-				&t->refs, memory_order_relaxed);
-			/* Skip tasks on their way to task_free (refs 0). */
-			while (r && !atomic_compare_exchange_weak_explicit(
-					    &t->refs, &r, r + 1,
-					    memory_order_relaxed,
-					    memory_order_relaxed))
-				;
-			if (r)
-				v[n++] = t;
-		}
+		cap = sh->len;
 		urt__spin_unlock(&sh->lock);
-		for (size_t i = 0; i < n; i++) {
-			abort_task(v[i]);
-			urt__task_unref(v[i]);
+		/* (the small-queues build always takes the batch path, so
+		 * that the tests run it) */
+		v = cap > 64 && !URT_ABORT_IN_BATCHES
+			    ? malloc(cap * sizeof(*v))
+			    : NULL;
+		if (!v)
+			cap = cap < 64 ? cap : 64; /* no memory: in batches */
+		v = v ? v : small;
+		/*
+		 * Aborted outside the lock (an abort may free a task, which
+		 * takes this shard's lock). A batch pass resumes from where
+		 * the last one stopped; tasks that moved under it (removals
+		 * swap the last one in) are caught by the next full pass,
+		 * which finds nothing left to abort once all are flagged.
+		 */
+		for (bool again = true; again;) {
+			again = false;
+			at = 0;
+			while ((n = abort_collect(sh, &at, v, cap ? cap : 1))) {
+				again = true;
+				for (size_t i = 0; i < n; i++) {
+					abort_task(v[i]);
+					urt__task_unref(v[i]);
+				}
+			}
 		}
-		free(v);
+		if (v != small)
+			free(v);
 	}
 }
 
