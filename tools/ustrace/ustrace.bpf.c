@@ -66,12 +66,27 @@ static __always_inline struct ust_event *ev_reserve(void)
 	return e;
 }
 
+/*
+ * Wake the consumer only for the record that takes the unread bytes past
+ * wakeup_bytes. While it is behind (busy on the records before), every
+ * further wakeup would be wasted, and each costs an irq_work: a self-IPI,
+ * which in a VM is an exit (an APIC register write) per record. Records
+ * that race past the mark together may all miss it: the consumer's 10 ms
+ * poll is the bound then.
+ */
+static __always_inline __u64 wake_flag(__u64 before, __u64 bytes)
+{
+	return before < wakeup_bytes && before + bytes >= wakeup_bytes
+		   ? BPF_RB_FORCE_WAKEUP
+		   : BPF_RB_NO_WAKEUP;
+}
+
 static __always_inline void ev_submit(struct ust_event *e)
 {
+	/* reserved: already counted in the unread bytes */
 	__u64 avail = bpf_ringbuf_query(&rb, BPF_RB_AVAIL_DATA);
 
-	bpf_ringbuf_submit(e, avail >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP
-						    : BPF_RB_NO_WAKEUP);
+	bpf_ringbuf_submit(e, wake_flag(avail - sizeof(*e), sizeof(*e)));
 }
 
 static __always_inline void ev_head(struct ust_event *e, __u16 type, __u32 tid)
@@ -214,11 +229,9 @@ int on_batch(struct pt_regs *ctx)
 	bytes += sizeof(b->h);
 	if (bytes > sizeof(*b))
 		return 0;
-	if (bpf_ringbuf_output(&rb, b, bytes,
-			       bpf_ringbuf_query(&rb, BPF_RB_AVAIL_DATA) >=
-				       wakeup_bytes
-				   ? BPF_RB_FORCE_WAKEUP
-				   : BPF_RB_NO_WAKEUP)) {
+	if (bpf_ringbuf_output(
+		&rb, b, bytes,
+		wake_flag(bpf_ringbuf_query(&rb, BPF_RB_AVAIL_DATA), bytes))) {
 		__u64 *d = bpf_map_lookup_elem(&drops, &zero);
 
 		if (d)
