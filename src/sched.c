@@ -597,8 +597,7 @@ void *urt__worker_main(void *arg)
 		urt__trace_flush(w);
 		URT_PROBE(worker_stop, w->id, (int)gettid());
 	}
-	free(w->tbuf);
-	w->tbuf = NULL;
+	urt__trace_free(w);
 	atomic_store(&w->park, URT__W_EXITED);
 	urt__ring_free(w->ring);
 	w->ring = NULL;
