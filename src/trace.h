@@ -3,7 +3,9 @@
  * Probes (DESIGN section 3). Two tiers:
  *  - URT_PROBE(name, ...): a USDT probe for rare events (worker start/stop,
  *    steal, migrate, park/unpark, abort, long poll). Detached it is one
- *    5-byte nop, which kernel 6.18 turns into a call when attached.
+ *    5-byte nop, which kernel 6.18 turns into a call when attached. While
+ *    the batch tier is on, migrate, steal and park become records instead
+ *    (they can be frequent: a trap each costs microseconds).
  *  - records in the worker's event buffer (trace_format.h), written only
  *    while a tracer is attached to urt:batch (its USDT semaphore is
  *    non-zero): URT_TPOLL_BEGIN/URT_TPOLL_END around each poll (one record
@@ -150,6 +152,29 @@ static inline void urt__tpoll_end(struct urt__tbuf *b, struct urt__worker *w,
 	}
 	urt__tpoll_close(b, urt__rdtsc(), ready, res);
 }
+
+/*
+ * A worker's steal (thief w) and park: frequent in spawn-heavy loads (a
+ * worker that runs out parks; one that finds work steals), where a trap
+ * each cost more than all the polls' records. While the batch tier is on
+ * they are records (a park's goes out with the flush before it parks);
+ * otherwise the urt:steal and urt:park probes. urt:unpark stays a probe:
+ * a tracer learns at once that a worker woke.
+ */
+#define URT_TSTEAL(w, victim, n)                                              \
+	do {                                                                  \
+		if (URT_TRACING())                                            \
+			urt__trace_rec((w), URT_TR_STEAL, 0, (victim), (n));  \
+		else                                                          \
+			URT_PROBE(steal, (w)->id, (victim), (n));             \
+	} while (0)
+#define URT_TPARK(w, reason)                                                  \
+	do {                                                                  \
+		if (URT_TRACING())                                            \
+			urt__trace_rec((w), URT_TR_PARK, 0, 0, (reason));     \
+		else                                                          \
+			URT_PROBE(park, (w)->id, (reason));                   \
+	} while (0)
 
 /* URT_USDT 0: the sites stay (their arguments count as used) but are
  * compiled out. */

@@ -59,6 +59,11 @@ enum urt_trace_type {
 				* data: previous worker; arg: enum
 				* urt_trace_migrate. While the batch tier is
 				* on, this replaces the urt:migrate probe. */
+	URT_TR_STEAL = 9,      /* the recorder stole; data: victim worker;
+				* arg: tasks taken (replaces urt:steal) */
+	URT_TR_PARK = 10,      /* the recorder parks (its last record before
+				* the flush); arg: enum urt_trace_park
+				* (replaces urt:park) */
 };
 
 /*

@@ -124,20 +124,23 @@ static void one(struct ctx *x, const struct urt_trace_rec *r)
 	case URT_TR_EXIT:
 		emit(x, UST_EXIT, ts, r->task, 0, r->arg);
 		break;
-	case URT_TR_MIGRATE:
-		/* a hop recorded by the worker it hopped to */
+	case URT_TR_MIGRATE: /* recorded by the worker it hopped to */
+	case URT_TR_STEAL:   /* recorded by the thief */
 		e = (struct ust_event){
 		    .ts_ns = ts,
 		    .task = r->task,
 		    .arg = r->arg,
 		    .tid = x->rb->tid,
-		    .type = UST_MIGRATE,
+		    .type = r->type == URT_TR_STEAL ? UST_STEAL : UST_MIGRATE,
 		    .worker = x->worker,
 		    .worker2 = r->data < UST_NO_WORKER ? (uint16_t)r->data
 						       : UST_NO_WORKER,
 		    .cpu = x->rb->cpu,
 		};
 		x->fn(x->arg, &e);
+		break;
+	case URT_TR_PARK:
+		emit(x, UST_PARK, ts, 0, 0, r->arg);
 		break;
 	default:
 		break; /* a poll record inside a poll, or unknown: skipped */

@@ -17,9 +17,11 @@
  * (src/trace_format.h; decode.c): a poll record gives POLL_BEGIN, POLL_END,
  * and WAKE (yield) and EXIT where it says so; 3..7 keep their numbers.
  * 16.. are direct USDT probes; 32.. the kernel's view; 48.. ustrace's own
- * bookkeeping. The batch record URT_TR_MIGRATE (which liburt writes
- * instead of firing urt:migrate while the batch tier is on) becomes
- * UST_MIGRATE, so a hop always has one type; 8 is never an event type.
+ * bookkeeping. The batch records URT_TR_MIGRATE, URT_TR_STEAL and
+ * URT_TR_PARK (which liburt writes instead of firing urt:migrate,
+ * urt:steal and urt:park while the batch tier is on) become UST_MIGRATE,
+ * UST_STEAL and UST_PARK, so each has one type; 8.. are never batch
+ * event types.
  */
 enum ust_type {
 	UST_POLL_BEGIN = 1,	/* task; arg: local queue depth */
