@@ -814,8 +814,8 @@ cleanup:
 #endif
 	if (drops)
 		fprintf(stderr,
-			"ustrace: %llu events were dropped (ring buffer "
-			"full): the log has gaps\n",
+			"ustrace: %llu events or batch records were dropped "
+			"(ring buffer full; --ring-mb): the log has gaps\n",
 			(unsigned long long)drops);
 	if (t.dec.bad_batches)
 		fprintf(stderr,
