@@ -39,11 +39,12 @@ static uint64_t to_ns(const struct conv *c, uint64_t tick)
 }
 
 /*
- * The anchors are (tick, ns) pairs read within a few ns of each other, so
- * a batch's own pair gives its rate to within a few ns over its span: the
- * best choice for a long batch (it follows NTP's adjustments of
- * CLOCK_MONOTONIC exactly), a poor one for a batch of a few polls. Those
- * use the rate since the first anchor of the trace instead.
+ * An anchor pairs a tick with the ns of a clock_gettime read between two
+ * ticks (liburt keeps the closest of three tries: ~20 ns apart here), so a
+ * batch's own two anchors give its rate to within tens of ns over its
+ * span: the best choice for a long batch (it follows NTP's adjustments of
+ * CLOCK_MONOTONIC from batch to batch), a poor one for a batch of a few
+ * polls. Those use the rate since the first anchor of the trace instead.
  */
 static void conv_init(struct ust_decoder *d, const struct urt_trace_batch *h,
 		      struct conv *c)
