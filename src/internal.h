@@ -205,8 +205,7 @@ struct urt__worker {
 	/* Long-poll clock (sched.c): written by the owner, read by siblings
 	 * looking for a stuck worker; relaxed, a hint. */
 	_Atomic uint64_t poll_start, poll_task;
-	struct urt_trace_rec *tbuf; /* batched trace records (trace.c) */
-	uint32_t tlen;
+	struct urt__tbuf tb; /* batched trace records (trace.h, trace.c) */
 	struct urt_cx cx;
 	/* Task ids handed out by this worker: [id_next, id_end). */
 	uint64_t id_next, id_end;

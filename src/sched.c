@@ -355,7 +355,7 @@ static struct urt_task *steal_work(struct urt__worker *w)
 			got = 1;
 		if (!t)
 			continue;
-		URT_PROBE(steal, w->id, v->id, got);
+		URT_TSTEAL(w, v->id, got);
 		count_own(&w->steals_in, got);
 		count_own(&w->steal_ops, 1);
 		count(&v->stolen_out, got);
@@ -541,8 +541,8 @@ static void park(struct urt__worker *w)
 	if (!work_visible(w)) {
 		count_own(&w->parks, 1);
 		/* Parked, this worker's events would wait unseen. */
+		URT_TPARK(w, URT_TRP_IDLE);
 		urt__trace_flush(w);
-		URT_PROBE(park, w->id, URT_TRP_IDLE);
 		/*
 		 * While a sibling runs, wake now and then to look for a stuck
 		 * one (a LIFO task behind a blocking poll: steal_lifo). All
@@ -704,8 +704,7 @@ void *urt__worker_main(void *arg)
 		urt__trace_flush(w);
 		URT_PROBE(worker_stop, w->id, (int)gettid());
 	}
-	free(w->tbuf);
-	w->tbuf = NULL;
+	urt__trace_free(w);
 	atomic_store(&w->park, URT__W_EXITED);
 	urt__ring_free(w->ring);
 	w->ring = NULL;

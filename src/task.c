@@ -364,7 +364,6 @@ static void complete(struct urt_task *t, int res)
 	struct urt_rt *rt = t->rt;
 	uint32_t s = atomic_load_explicit(&t->state, memory_order_relaxed);
 
-	URT_TREC(urt__current_worker(), URT_TR_EXIT, t->id, 0, (uint32_t)res);
 	/* Counted before the joiner can see COMPLETE, so that a joiner's
 	 * urt_rt_stats already includes this task. */
 	urt__count_own(&urt__current_worker()->completed, 1);
@@ -441,15 +440,17 @@ void urt__task_run(struct urt__worker *w, struct urt_task *t)
 		cancel_ops(w, t);
 		if (!t->fut->vt->cancel) {
 			/* Droppable at any suspension point. */
+			URT_TREC(w, URT_TR_EXIT, t->id, 0,
+				 (uint32_t)-ECANCELED);
 			complete(t, -ECANCELED);
 			w->cx.task = NULL;
 			return;
 		}
 		t->fut->vt->cancel(t->fut, &w->cx);
 	}
-	URT_TREC(w, URT_TR_POLL_BEGIN, t->id, 0, urt__lq_len(&w->lq));
+	URT_TPOLL_BEGIN(w, t->id, urt__lq_len(&w->lq));
 	res = urt_future_poll(t->fut, &w->cx);
-	URT_TREC(w, URT_TR_POLL_END, t->id, 0, res != URT_PENDING);
+	URT_TPOLL_END(w, res != URT_PENDING, res);
 	urt__count_own(&w->polls, 1);
 	if (res != URT_PENDING) {
 		/* Still "running t": the joiner it wakes takes the LIFO
@@ -481,8 +482,7 @@ void urt_cx_yield(struct urt_cx *cx)
 		 * waker may set it too (then it queues nothing: RUNNING) */
 		cx->yielded = true;
 		/* runnable at once: sched time, not idle, for a tracer */
-		URT_TREC(cx->w, URT_TR_WAKE, cx->task->id, 0,
-			 URT_TRW_RUNNING);
+		URT_TYIELD(cx->w);
 	}
 }
 

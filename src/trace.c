@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The batched tier of the probes: per-worker event buffers and their flush
- * through urt:batch, plus the USDT semaphores. The probe sites themselves
- * live where the events happen (sched.c, task.c, op.c).
+ * The batched tier of the probes: per-worker event buffers (their slow
+ * path: allocation, clock choice, anchors, flush through urt:batch) plus
+ * the USDT semaphores. The probe sites and the inline appends live in
+ * trace.h and where the events happen (sched.c, task.c, op.c).
  */
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "internal.h"
@@ -18,6 +21,19 @@
 URT__PROBE_SEMS(URT__SEM_DEF)
 #endif
 
+#define HDR_BYTES ((uint32_t)sizeof(struct urt_trace_batch))
+#define CAP_BYTES                                                             \
+	(HDR_BYTES + (URT_TRACE_BUF_BYTES - HDR_BYTES) / URT_TRACE_REC_BYTES *  \
+			 URT_TRACE_REC_BYTES)
+
+_Static_assert(sizeof(struct urt_trace_rec) == URT_TRACE_REC_BYTES,
+	       "record size");
+_Static_assert(sizeof(struct urt_trace_poll) == URT_TRACE_REC_BYTES,
+	       "poll record size");
+_Static_assert(sizeof(struct urt_trace_batch) % 8 == 0, "header size");
+/* urt_trace_poll.inner counts bytes in a u16 */
+_Static_assert(URT_TRACE_BUF_BYTES <= 65536, "buffer size");
+
 unsigned urt_trace_attached(void)
 {
 #if URT_USDT
@@ -27,36 +43,206 @@ unsigned urt_trace_attached(void)
 #endif
 }
 
-void urt__trace_rec(struct urt__worker *w, uint16_t type, uint64_t task,
-		    uint64_t data, uint32_t arg)
+static uint64_t mono_ns(void)
 {
-	struct urt_trace_rec *r;
 	struct timespec ts;
 
-	if (!w->tbuf) {
-		w->tbuf = malloc(URT_TRACE_BUF_RECS * sizeof(*w->tbuf));
-		if (!w->tbuf)
-			return; /* the tracer sees the gap in the stream */
-	}
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	r = &w->tbuf[w->tlen++];
-	r->ts_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-	r->task = task;
-	r->data = data;
-	r->arg = arg;
-	r->type = type;
-	r->worker = (uint16_t)w->id;
-	if (w->tlen >= URT_TRACE_FLUSH_AT)
-		urt__trace_flush(w);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t tick(const struct urt__tbuf *b)
+{
+	return b->tsc ? urt__rdtsc() : mono_ns();
+}
+
+/*
+ * Whether ticks can be TSC reads: an invariant TSC (constant rate, runs in
+ * every C-state: CPUID 0x80000007 EDX bit 8) that the kernel also chose
+ * as its clocksource, so that it is synchronized between CPUs and
+ * CLOCK_MONOTONIC is a linear function of it between NTP adjustments. A
+ * rdtsc costs about half a vDSO clock_gettime.
+ */
+static bool tsc_usable(void)
+{
+#if defined(__x86_64__)
+	unsigned a, b, c, d;
+	char cs[32] = "";
+	FILE *f;
+
+	__asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d)
+			 : "a"(0x80000000u), "c"(0));
+	if (a < 0x80000007u)
+		return false;
+	__asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d)
+			 : "a"(0x80000007u), "c"(0));
+	if (!(d & (1u << 8)))
+		return false;
+	f = fopen("/sys/devices/system/clocksource/clocksource0/"
+		  "current_clocksource",
+		  "re");
+	if (!f)
+		return false;
+	if (!fgets(cs, sizeof(cs), f))
+		cs[0] = 0;
+	fclose(f);
+	return !strcmp(cs, "tsc\n");
+#else
+	return false;
+#endif
+}
+
+/*
+ * A (tick, CLOCK_MONOTONIC ns) pair. With the TSC: the tick is the middle
+ * of two reads around clock_gettime, whose own TSC read lies between
+ * them; the closest of three tries (a preemption can land in one).
+ */
+static void anchor(const struct urt__tbuf *b, uint64_t *tk, uint64_t *ns)
+{
+	uint64_t best = UINT64_MAX;
+
+	if (!b->tsc) {
+		*ns = *tk = mono_ns();
+		return;
+	}
+	for (int i = 0; i < 3; i++) {
+		uint64_t t0 = urt__rdtsc();
+		uint64_t n = mono_ns();
+		uint64_t t1 = urt__rdtsc();
+
+		if (t1 - t0 < best) {
+			best = t1 - t0;
+			*tk = t0 + (t1 - t0) / 2;
+			*ns = n;
+		}
+	}
+}
+
+static struct urt_trace_batch *hdr(struct urt__tbuf *b)
+{
+	return (struct urt_trace_batch *)b->buf;
+}
+
+/* The buffer holds no record yet: opens the batch (first anchor). */
+static void open_batch(struct urt__worker *w)
+{
+	struct urt__tbuf *b = &w->tb;
+	struct urt_trace_batch *h = hdr(b);
+
+	h->magic = URT_TRACE_MAGIC;
+	h->version = URT_TRACE_FORMAT_VERSION;
+	h->worker = (uint16_t)w->id;
+	h->flags = b->tsc ? URT_TRB_TSC : 0;
+	anchor(b, &h->tick0, &h->ns0);
+	b->pos = b->buf + HDR_BYTES;
+	/* past here the fast paths call us (always, without the TSC) */
+	b->end = b->tsc ? b->buf + CAP_BYTES : NULL;
 }
 
 void urt__trace_flush(struct urt__worker *w)
 {
-	if (!w->tlen)
+	struct urt__tbuf *b = &w->tb;
+	struct urt_trace_poll *open = b->poll;
+	struct urt_trace_batch *h;
+
+	if (!b->buf || b->pos <= b->buf + HDR_BYTES)
 		return;
+	h = hdr(b);
+	if (open) {
+		open->flags |= URT_TRF_SPLIT;
+		open->inner = (uint16_t)(b->pos - (char *)(open + 1));
+	}
+	anchor(b, &h->tick1, &h->ns1);
+	h->bytes = (uint32_t)(b->pos - b->buf);
 	/* The tracer copies the buffer out while we are stopped in the
 	 * probe: it is free again when the probe returns. */
-	URT_PROBE(batch, w->id, (uintptr_t)w->tbuf,
-		  w->tlen * (uint32_t)sizeof(*w->tbuf));
-	w->tlen = 0;
+	URT_PROBE(batch, w->id, (uintptr_t)b->buf, h->bytes);
+	/* Empty: the next append opens a batch (slot()). */
+	b->pos = b->buf + HDR_BYTES;
+	b->end = NULL;
+	if (open) {
+		/* The poll goes on: its end goes in the next batch. */
+		struct urt_trace_poll *c;
+
+		open_batch(w);
+		c = (struct urt_trace_poll *)b->pos;
+		*c = *open;
+		c->type = URT_TR_POLL_CONT;
+		c->flags &= (uint8_t)~URT_TRF_SPLIT;
+		c->inner = 0;
+		b->pos += URT_TRACE_REC_BYTES;
+		b->poll = c;
+	}
+}
+
+/* A record slot: allocates, flushes a full buffer, opens a batch. */
+static void *slot(struct urt__worker *w)
+{
+	struct urt__tbuf *b = &w->tb;
+	char *r;
+
+	if (!b->buf) {
+		b->buf = malloc(URT_TRACE_BUF_BYTES);
+		if (!b->buf)
+			return NULL; /* the tracer sees the gap in the stream */
+		b->tsc = tsc_usable();
+		b->pos = b->buf + HDR_BYTES;
+		b->end = NULL;
+	}
+	if (b->pos + URT_TRACE_REC_BYTES > b->buf + CAP_BYTES)
+		urt__trace_flush(w); /* full */
+	if (b->pos == b->buf + HDR_BYTES)
+		open_batch(w);
+	r = b->pos;
+	b->pos += URT_TRACE_REC_BYTES;
+	return r;
+}
+
+void urt__trace_rec(struct urt__worker *w, uint8_t type, uint64_t task,
+		    uint64_t data, uint32_t arg)
+{
+	struct urt__tbuf *b = &w->tb;
+	struct urt_trace_rec *r;
+
+	if (b->pos < b->end) { /* the fast path, as trace.h's */
+		r = (struct urt_trace_rec *)b->pos;
+		b->pos += URT_TRACE_REC_BYTES;
+	} else if (!(r = slot(w))) {
+		return;
+	}
+	r->task = task;
+	r->data = data;
+	r->arg = arg;
+	r->pad = 0;
+	r->flags = 0;
+	r->type = type;
+	r->tick = tick(b);
+}
+
+void urt__tpoll_begin_slow(struct urt__worker *w, uint64_t task,
+			   uint32_t depth)
+{
+	struct urt__tbuf *b = &w->tb;
+	struct urt_trace_poll *p = slot(w);
+
+	if (!p)
+		return;
+	p->task = task;
+	p->depth = depth > 0xffff ? 0xffff : (uint16_t)depth;
+	p->pad = 0;
+	p->flags = 0;
+	p->type = URT_TR_POLL;
+	b->poll = p;
+	p->tick = tick(b);
+}
+
+void urt__tpoll_end_slow(struct urt__worker *w, bool ready, int res)
+{
+	urt__tpoll_close(&w->tb, tick(&w->tb), ready, res);
+}
+
+void urt__trace_free(struct urt__worker *w)
+{
+	free(w->tb.buf);
+	memset(&w->tb, 0, sizeof(w->tb));
 }

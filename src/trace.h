@@ -3,21 +3,40 @@
  * Probes (DESIGN section 3). Two tiers:
  *  - URT_PROBE(name, ...): a USDT probe for rare events (worker start/stop,
  *    steal, migrate, park/unpark, abort, long poll). Detached it is one
- *    5-byte nop, which kernel 6.18 turns into a call when attached.
- *  - URT_TREC(w, type, ...): a record in the worker's event buffer,
- *    written only while a tracer is attached to urt:batch (its USDT
- *    semaphore is non-zero; detached: one load and a branch). The buffer
- *    goes out through urt:batch(worker, addr, bytes) when it fills and
- *    before the worker parks: one trap for hundreds of events.
+ *    5-byte nop, which kernel 6.18 turns into a call when attached. While
+ *    the batch tier is on, migrate, steal and park become records instead
+ *    (they can be frequent: a trap each costs microseconds).
+ *  - records in the worker's event buffer (trace_format.h), written only
+ *    while a tracer is attached to urt:batch (its USDT semaphore is
+ *    non-zero): URT_TPOLL_BEGIN/URT_TPOLL_END around each poll (one record
+ *    per poll), URT_TYIELD inside it, URT_TREC for everything else. The
+ *    buffer goes out through urt:batch(worker, addr, bytes) when it fills
+ *    and before the worker parks: one trap for thousands of records.
+ * Detached, each site is one load and a branch: URT_TREC and
+ * URT_TPOLL_BEGIN test the semaphore, URT_TPOLL_END and URT_TYIELD the
+ * worker's open poll (set only by URT_TPOLL_BEGIN while attached, so a
+ * poll that began attached is completed even if the tracer left since).
  * Built with -Dusdt=disabled, every probe compiles to nothing.
  */
 #ifndef URT_TRACE_H
 #define URT_TRACE_H
 
+#include <stdbool.h>
+
 #include "config.h"
 #include "trace_format.h"
 
 struct urt__worker;
+
+/* A worker's event buffer (its owner's alone). */
+struct urt__tbuf {
+	char *pos; /* where the next record goes */
+	char *end; /* appending at or past it takes the slow path (NULL
+		    * while ticks are not TSC reads: always) */
+	struct urt_trace_poll *poll; /* the poll being recorded, or NULL */
+	char *buf; /* URT_TRACE_BUF_BYTES (header, records); NULL: unused */
+	bool tsc;  /* ticks are TSC reads, else CLOCK_MONOTONIC ns */
+};
 
 #if URT_USDT
 #define _SDT_HAS_SEMAPHORES 1
@@ -45,18 +64,146 @@ URT__PROBE_SEMS(URT__SEM_DECL)
 #define URT_TRACING() 0
 #endif
 
-/* Appends a record to w's buffer (caller checked URT_TRACING()). */
-void urt__trace_rec(struct urt__worker *w, uint16_t type, uint64_t task,
+/*
+ * Out of line: rare records and the slow paths (callers checked
+ * URT_TRACING()). The inline fast paths below make no call, so that the
+ * functions holding a site need no more saved registers for them.
+ */
+/* Appends a record to w's buffer. */
+void urt__trace_rec(struct urt__worker *w, uint8_t type, uint64_t task,
 		    uint64_t data, uint32_t arg)
 	__attribute__((visibility("hidden")));
-/* Hands w's buffer to the tracer through urt:batch and empties it. */
+/* URT_TPOLL_BEGIN/END when the buffer is full or empty, or the clock is
+ * not the TSC. */
+void urt__tpoll_begin_slow(struct urt__worker *w, uint64_t task,
+			   uint32_t depth)
+	__attribute__((visibility("hidden")));
+void urt__tpoll_end_slow(struct urt__worker *w, bool ready, int res)
+	__attribute__((visibility("hidden")));
+/* Hands w's buffer to the tracer through urt:batch and empties it (an
+ * open poll goes on in the next batch). Any time, attached or not. */
 void urt__trace_flush(struct urt__worker *w)
 	__attribute__((visibility("hidden")));
+/* Frees w's buffer (the worker exits). */
+void urt__trace_free(struct urt__worker *w)
+	__attribute__((visibility("hidden")));
 
+/*
+ * The fast paths: the buffer has room and ticks are TSC reads (otherwise
+ * tb.end is NULL: every append takes the slow path). rdtsc is not
+ * serializing: it may run a few instructions early or late, noise at the
+ * ns scale; a fence would cost more.
+ */
+static inline uint64_t urt__rdtsc(void)
+{
+#if defined(__x86_64__)
+	return __builtin_ia32_rdtsc();
+#else
+	return 0; /* never called: tb.tsc is false */
+#endif
+}
+
+static inline void urt__tpoll_begin(struct urt__tbuf *b,
+				    struct urt__worker *w, uint64_t task,
+				    uint32_t depth)
+{
+	struct urt_trace_poll *p = (struct urt_trace_poll *)b->pos;
+
+	if (__builtin_expect(b->pos >= b->end, 0)) {
+		urt__tpoll_begin_slow(w, task, depth);
+		return;
+	}
+	b->pos += URT_TRACE_REC_BYTES;
+	p->task = task;
+	p->depth = depth > 0xffff ? 0xffff : (uint16_t)depth;
+	p->pad = 0;
+	p->flags = 0;
+	p->type = URT_TR_POLL;
+	b->poll = p;
+	p->tick = urt__rdtsc(); /* last: the poll starts now */
+}
+
+/* Completes the open poll's record, given its end tick. */
+static inline void urt__tpoll_close(struct urt__tbuf *b, uint64_t now,
+				    bool ready, int res)
+{
+	struct urt_trace_poll *p = b->poll;
+	uint64_t d = now - p->tick;
+
+	p->inner = (uint16_t)(b->pos - (char *)(p + 1));
+	p->res = res;
+	if (ready)
+		p->flags |= URT_TRF_READY;
+	if (__builtin_expect(d >> 32, 0)) {
+		d >>= 16;
+		d = d >> 32 ? UINT32_MAX : d;
+		p->flags |= URT_TRF_DUR16;
+	}
+	p->dur = (uint32_t)d;
+	b->poll = NULL;
+}
+
+static inline void urt__tpoll_end(struct urt__tbuf *b, struct urt__worker *w,
+				  bool ready, int res)
+{
+	if (__builtin_expect(!b->tsc, 0)) {
+		urt__tpoll_end_slow(w, ready, res);
+		return;
+	}
+	urt__tpoll_close(b, urt__rdtsc(), ready, res);
+}
+
+/*
+ * A worker's steal (thief w) and park: frequent in spawn-heavy loads (a
+ * worker that runs out parks; one that finds work steals), where a trap
+ * each cost more than all the polls' records. While the batch tier is on
+ * they are records (a park's goes out with the flush before it parks);
+ * otherwise the urt:steal and urt:park probes. urt:unpark stays a probe:
+ * a tracer learns at once that a worker woke.
+ */
+#define URT_TSTEAL(w, victim, n)                                              \
+	do {                                                                  \
+		if (URT_TRACING())                                            \
+			urt__trace_rec((w), URT_TR_STEAL, 0, (victim), (n));  \
+		else                                                          \
+			URT_PROBE(steal, (w)->id, (victim), (n));             \
+	} while (0)
+#define URT_TPARK(w, reason)                                                  \
+	do {                                                                  \
+		if (URT_TRACING())                                            \
+			urt__trace_rec((w), URT_TR_PARK, 0, 0, (reason));     \
+		else                                                          \
+			URT_PROBE(park, (w)->id, (reason));                   \
+	} while (0)
+
+/* URT_USDT 0: the sites stay (their arguments count as used) but are
+ * compiled out. */
+/* Out of line: inlined, its body would cost the detached site's
+ * function registers (a bigger frame), paid by every call. */
 #define URT_TREC(w, type, task, data, arg)                                    \
 	do {                                                                  \
 		if (URT_TRACING() && (w))                                     \
 			urt__trace_rec((w), (type), (task), (data), (arg));   \
+	} while (0)
+/* Before a poll of task; depth (evaluated only while attached): the
+ * worker's local queue length. */
+#define URT_TPOLL_BEGIN(w, task, depth)                                       \
+	do {                                                                  \
+		if (URT_TRACING())                                            \
+			urt__tpoll_begin(&(w)->tb, (w), (task), (depth));     \
+	} while (0)
+/* After it: whether it was ready, and its result. */
+#define URT_TPOLL_END(w, ready, res)                                          \
+	do {                                                                  \
+		if (URT_USDT && __builtin_expect((w)->tb.poll != NULL, 0))    \
+			urt__tpoll_end(&(w)->tb, (w), (ready), (res));        \
+	} while (0)
+/* The task being polled on w yields. */
+#define URT_TYIELD(w)                                                         \
+	do {                                                                  \
+		struct urt_trace_poll *urt_p_ = (w)->tb.poll;                 \
+		if (URT_USDT && __builtin_expect(urt_p_ != NULL, 0))          \
+			urt_p_->flags |= URT_TRF_YIELD;                       \
 	} while (0)
 
 #endif

@@ -1,31 +1,112 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The batched trace record: the ABI between liburt's per-worker event
+ * The batched trace records: the ABI between liburt's per-worker event
  * buffers and tools/ustrace (which reads them through the urt:batch USDT
- * probe). Fixed-size, little-endian, no pointers into the process except
- * op user_data (which the kernel's io_uring tracepoints also carry).
- * Change it only together with URT_TRACE_FORMAT_VERSION.
+ * probe). A buffer is a struct urt_trace_batch, then 32-byte records.
+ * Little-endian, no pointers into the process except op user_data (which
+ * the kernel's io_uring tracepoints also carry).
+ * Change it only together with URT_TRACE_FORMAT_VERSION: ustrace checks
+ * the version of every batch and reads none of another version.
  */
 #ifndef URT_TRACE_FORMAT_H
 #define URT_TRACE_FORMAT_H
 
 #include <stdint.h>
 
-#define URT_TRACE_FORMAT_VERSION 1
+/* 2: one record per poll, clock ticks with anchors (1: three records per
+ * poll, each with its CLOCK_MONOTONIC time; no batch header). */
+#define URT_TRACE_FORMAT_VERSION 2
+#define URT_TRACE_MAGIC 0x42545255u /* "URTB" */
+
+/*
+ * Times are ticks of the clock named by the batch's flags: the TSC (x86-64
+ * with an invariant TSC that the kernel uses as its clocksource) or
+ * CLOCK_MONOTONIC ns. Each batch carries two anchors, (tick, ns) pairs
+ * read back to back, the ns from CLOCK_MONOTONIC (the clock of
+ * bpf_ktime_get_ns()): one when its first record was written, one when it
+ * was flushed. A reader maps ticks to ns through them (tools/ustrace
+ * decode.c).
+ */
+struct urt_trace_batch {
+	uint32_t magic;	  /* URT_TRACE_MAGIC */
+	uint16_t version; /* URT_TRACE_FORMAT_VERSION */
+	uint16_t worker;  /* the worker that recorded every record */
+	uint32_t bytes;	  /* this header and the records */
+	uint32_t flags;	  /* URT_TRB_* */
+	uint64_t tick0, ns0; /* anchor at the first record */
+	uint64_t tick1, ns1; /* anchor at the flush */
+};
+
+enum urt_trace_batch_flags {
+	URT_TRB_TSC = 1, /* ticks are TSC reads, else CLOCK_MONOTONIC ns */
+};
 
 enum urt_trace_type {
-	URT_TR_POLL_BEGIN = 1, /* task; arg: local queue depth */
-	URT_TR_POLL_END = 2,   /* task; arg: 0 pending, 1 ready */
+	URT_TR_POLL = 1,      /* struct urt_trace_poll: one whole poll */
+	URT_TR_POLL_CONT = 2, /* struct urt_trace_poll: the rest of a poll
+			       * that was open when its batch was flushed
+			       * (that record has URT_TRF_SPLIT): first
+			       * record of the next batch, same task and
+			       * start; it has the end */
 	URT_TR_WAKE = 3,       /* task woken; arg: kind (enum below) */
 	URT_TR_OP_SUBMIT = 4,  /* task; data: SQE user_data; arg: opcode */
 	URT_TR_OP_COMPLETE = 5, /* task; data: user_data; arg: (u32) res */
 	URT_TR_SPAWN = 6,      /* task; data: parent task id (0: none) */
-	URT_TR_EXIT = 7,       /* task; arg: (u32) result */
+	URT_TR_EXIT = 7,       /* task ended without a poll (aborted);
+				* arg: (u32) result. A poll that ends its
+				* task says so itself (URT_TRF_READY). */
 	URT_TR_MIGRATE = 8,    /* task polled on a new worker (the recorder);
 				* data: previous worker; arg: enum
 				* urt_trace_migrate. While the batch tier is
 				* on, this replaces the urt:migrate probe. */
+	URT_TR_STEAL = 9,      /* the recorder stole; data: victim worker;
+				* arg: tasks taken (replaces urt:steal) */
+	URT_TR_PARK = 10,      /* the recorder parks (its last record before
+				* the flush); arg: enum urt_trace_park
+				* (replaces urt:park) */
 };
+
+/*
+ * Every record but a poll's, 32 bytes; type and flags are in the last two
+ * bytes of every record. tick: when it happened.
+ */
+struct urt_trace_rec {
+	uint64_t tick;
+	uint64_t task; /* task id, 64-bit, never reused */
+	uint64_t data;
+	uint32_t arg;
+	uint16_t pad;
+	uint8_t flags; /* 0 */
+	uint8_t type;  /* enum urt_trace_type */
+};
+
+/*
+ * A poll: written when it begins, completed when it ends. The records
+ * written during the poll (spawns, wakes, ops) follow it: inner bytes.
+ */
+struct urt_trace_poll {
+	uint64_t tick; /* start (a URT_TR_POLL_CONT repeats it) */
+	uint64_t task;
+	uint32_t dur;	/* ticks from start to end (see URT_TRF_DUR16) */
+	int32_t res;	/* URT_TRF_READY: the task's result */
+	uint16_t inner; /* bytes of the records written during it */
+	uint16_t depth; /* local queue length at the start (saturated) */
+	uint16_t pad;
+	uint8_t flags; /* URT_TRF_* */
+	uint8_t type;  /* URT_TR_POLL or URT_TR_POLL_CONT */
+};
+
+enum urt_trace_poll_flags {
+	URT_TRF_READY = 1, /* the poll returned a result: the task ended */
+	URT_TRF_YIELD = 2, /* it yielded (urt_cx_yield): runnable at once */
+	URT_TRF_SPLIT = 4, /* flushed while open: ends in a POLL_CONT */
+	URT_TRF_DUR16 = 8, /* dur counts units of 65536 ticks (a poll of
+			    * 2^32 ticks or more; UINT32_MAX: even longer) */
+};
+
+/* Per worker buffer, header included; flushed when full or on park. */
+#define URT_TRACE_BUF_BYTES 65536
+#define URT_TRACE_REC_BYTES 32
 
 /* URT_TR_WAKE arg: where the woken task went. */
 enum urt_trace_wake {
@@ -34,19 +115,6 @@ enum urt_trace_wake {
 	URT_TRW_INJECT = 2,
 	URT_TRW_RUNNING = 3, /* it was running: it will be re-polled */
 };
-
-struct urt_trace_rec {
-	uint64_t ts_ns; /* CLOCK_MONOTONIC, as bpf_ktime_get_ns() */
-	uint64_t task;	/* task id, 64-bit, never reused */
-	uint64_t data;
-	uint32_t arg;
-	uint16_t type;	 /* enum urt_trace_type */
-	uint16_t worker; /* worker that recorded it */
-};
-
-/* Records per worker buffer; flushed at URT_TRACE_FLUSH_AT or on park. */
-#define URT_TRACE_BUF_RECS 512
-#define URT_TRACE_FLUSH_AT 448
 
 /* urt:migrate reason argument. */
 enum urt_trace_migrate {

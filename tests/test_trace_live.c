@@ -21,6 +21,7 @@
 
 #include "config.h"
 #include "trace_format.h"
+#include "../tools/ustrace/decode.h"
 #include "../tools/ustrace/ustrace.h"
 #include "harness.h"
 
@@ -273,27 +274,45 @@ struct tlog {
 	size_t n;
 };
 
+static int add_event(void *arg, const struct ust_event *e)
+{
+	struct tlog *l = arg;
+
+	if (!(l->n & (l->n - 1))) { /* 0, 1, 2, 4...: double */
+		l->ev = realloc(l->ev, (l->n ? 2 * l->n : 1) * sizeof(*e));
+		assert_non_null(l->ev);
+	}
+	l->ev[l->n++] = *e;
+	return 0;
+}
+
+/* The log as ustrace-report reads it (decode.c): batches decoded. */
 static void read_log(const char *dir, struct tlog *l)
 {
 	char path[4200];
+	unsigned char *buf;
 	FILE *f;
 	long sz;
 
 	snprintf(path, sizeof(path), "%s/events.ustrace", dir);
 	f = fopen(path, "r");
 	assert_non_null(f);
-	assert_int_equal(fread(&l->h, sizeof(l->h), 1, f), 1);
-	assert_memory_equal(l->h.magic, UST_LOG_MAGIC, 8);
-	assert_int_equal(l->h.event_size, sizeof(struct ust_event));
 	fseek(f, 0, SEEK_END);
-	sz = ftell(f) - (long)sizeof(l->h);
-	assert_int_equal(sz % (long)sizeof(struct ust_event), 0);
-	l->n = (size_t)sz / sizeof(struct ust_event);
-	l->ev = malloc(l->n * sizeof(*l->ev) + 1);
-	assert_non_null(l->ev);
-	fseek(f, sizeof(l->h), SEEK_SET);
-	assert_int_equal(fread(l->ev, sizeof(*l->ev), l->n, f), l->n);
+	sz = ftell(f);
+	assert_true(sz >= (long)sizeof(l->h));
+	buf = malloc((size_t)sz);
+	assert_non_null(buf);
+	fseek(f, 0, SEEK_SET);
+	assert_int_equal(fread(buf, 1, (size_t)sz, f), (size_t)sz);
 	fclose(f);
+	l->ev = NULL;
+	l->n = 0;
+	assert_int_equal(ust_log_parse(buf, (size_t)sz, path, &l->h,
+				       add_event, l),
+			 0);
+	assert_int_equal(l->h.version, UST_LOG_VERSION);
+	assert_int_equal(l->h.event_size, sizeof(struct ust_event));
+	free(buf);
 }
 
 static size_t count_type(const struct tlog *l, unsigned type)

@@ -11,11 +11,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "decode.h"
 #include "export.h"
 #include "export_model.h"
-
-/* Larger records are accepted (the format may grow); this caps a bad one. */
-#define MAX_EVENT_SIZE 4096
 
 static int fail(int err, const char *path, const char *fmt, ...)
 {
@@ -114,66 +112,54 @@ static int sev_cmp(const void *a, const void *b)
 	return x->i < y->i ? -1 : x->i > y->i;
 }
 
+struct load_ctx {
+	struct sev *ev;
+	size_t n, cap;
+};
+
+static int load_one(void *arg, const struct ust_event *e)
+{
+	struct load_ctx *l = arg;
+
+	if (l->n == l->cap) {
+		size_t nc = l->cap ? l->cap * 2 : 1 << 16;
+		struct sev *ne = realloc(l->ev, nc * sizeof(*ne));
+
+		if (!ne)
+			return -ENOMEM;
+		l->ev = ne;
+		l->cap = nc;
+	}
+	l->ev[l->n].e = *e;
+	l->ev[l->n].i = l->n;
+	l->n++;
+	return 0;
+}
+
+/* Either log version; decode.c checks it and decodes liburt's batches. */
 static int load(const char *path, struct ust_log_header *hdr, struct sev **evp,
 		size_t *np)
 {
 	unsigned char *buf = NULL;
-	size_t len = 0, n, body;
-	struct sev *ev;
+	struct load_ctx l = {0};
+	size_t len = 0;
 	int err;
 
 	err = slurp(path, &buf, &len);
 	if (err)
 		return err;
-	if (len < sizeof(*hdr)) {
-		err = len >= 8 && memcmp(buf, UST_LOG_MAGIC, 8)
-			  ? fail(-EINVAL, path, "not a ustrace log")
-			  : fail(-EBADMSG, path,
-				 "truncated: %zu bytes, a header needs %zu",
-				 len, sizeof(*hdr));
-		goto out;
-	}
-	memcpy(hdr, buf, sizeof(*hdr));
-	if (memcmp(hdr->magic, UST_LOG_MAGIC, 8)) {
-		err = fail(-EINVAL, path, "not a ustrace log (bad magic)");
-		goto out;
-	}
-	if (hdr->version != 1) {
-		err = fail(-EINVAL, path, "log version %u, this reads 1",
-			   hdr->version);
-		goto out;
-	}
-	if (hdr->event_size < sizeof(struct ust_event) ||
-	    hdr->event_size > MAX_EVENT_SIZE) {
-		err = fail(-EBADMSG, path, "corrupt header: event size %u",
-			   hdr->event_size);
-		goto out;
-	}
-	body = len - sizeof(*hdr);
-	n = body / hdr->event_size;
-	if (body % hdr->event_size) {
-		err = fail(-EBADMSG, path,
-			   "truncated: %zu whole records, then %zu stray bytes",
-			   n, body % hdr->event_size);
-		goto out;
-	}
-	ev = calloc(n ? n : 1, sizeof(*ev));
-	if (!ev) {
-		err = -ENOMEM;
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++) {
-		memcpy(&ev[i].e, buf + sizeof(*hdr) + i * hdr->event_size,
-		       sizeof(ev[i].e));
-		ev[i].i = i;
-	}
-	qsort(ev, n, sizeof(*ev), sev_cmp);
-	hdr->comm[sizeof(hdr->comm) - 1] = 0;
-	*evp = ev;
-	*np = n;
-out:
+	err = ust_log_parse(buf, len, path, hdr, load_one, &l);
 	free(buf);
-	return err;
+	if (err) {
+		free(l.ev);
+		return err;
+	}
+	if (!l.ev && !(l.ev = calloc(1, sizeof(*l.ev))))
+		return -ENOMEM;
+	qsort(l.ev, l.n, sizeof(*l.ev), sev_cmp);
+	*evp = l.ev;
+	*np = l.n;
+	return 0;
 }
 
 /* Grows an array of elements of size sz; returns -ENOMEM on failure. */

@@ -30,7 +30,9 @@ for w in yield_many spawn_many; do
 	done
 	printf '%-11s ns/op median of %d: usdt=disabled %s  detached %s  ' \
 		"$w" "$runs" "$(median <"$out/off")" "$(median <"$out/norm")"
-	printf 'attached %s\n' "$(median <"$out/att")"
+	printf 'attached %s (%s vs detached)\n' "$(median <"$out/att")" \
+		"$(awk -v a="$(median <"$out/att")" -v d="$(median <"$out/norm")" \
+			'BEGIN { printf "%+.1f%%", (a / d - 1) * 100 }')"
 	printf '            runs: disabled [%s] detached [%s] attached [%s]\n' \
 		"$(paste -sd' ' "$out/off")" "$(paste -sd' ' "$out/norm")" \
 		"$(paste -sd' ' "$out/att")"

@@ -66,12 +66,27 @@ static __always_inline struct ust_event *ev_reserve(void)
 	return e;
 }
 
+/*
+ * Wake the consumer only for the record that takes the unread bytes past
+ * wakeup_bytes. While it is behind (busy on the records before), every
+ * further wakeup would be wasted, and each costs an irq_work: a self-IPI,
+ * which in a VM is an exit (an APIC register write) per record. Records
+ * that race past the mark together may all miss it: the consumer's 10 ms
+ * poll is the bound then.
+ */
+static __always_inline __u64 wake_flag(__u64 before, __u64 bytes)
+{
+	return before < wakeup_bytes && before + bytes >= wakeup_bytes
+		   ? BPF_RB_FORCE_WAKEUP
+		   : BPF_RB_NO_WAKEUP;
+}
+
 static __always_inline void ev_submit(struct ust_event *e)
 {
+	/* reserved: already counted in the unread bytes */
 	__u64 avail = bpf_ringbuf_query(&rb, BPF_RB_AVAIL_DATA);
 
-	bpf_ringbuf_submit(e, avail >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP
-						    : BPF_RB_NO_WAKEUP);
+	bpf_ringbuf_submit(e, wake_flag(avail - sizeof(*e), sizeof(*e)));
 }
 
 static __always_inline void ev_head(struct ust_event *e, __u16 type, __u32 tid)
@@ -167,64 +182,72 @@ int on_probe(struct pt_regs *ctx)
 	return 0;
 }
 
-#define BATCH_BYTES (URT_TRACE_BUF_RECS * sizeof(struct urt_trace_rec))
-
-struct batch_buf {
-	struct ust_rb_batch h;
-	struct urt_trace_rec recs[URT_TRACE_BUF_RECS];
-};
-
-/* Where a batch is put together: too big for the stack. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct batch_buf);
-} scratch SEC(".maps");
-
 /*
- * urt:batch(worker, addr, bytes): a buffer of struct urt_trace_rec, free
- * again once the probe returns, so it is copied now: read whole, then
- * written to the ring as one record (ust_rb_batch + the records).
+ * urt:batch(worker, addr, bytes): a buffer of liburt's (struct
+ * urt_trace_batch, then records; trace_format.h), free again once the
+ * probe returns, so it is copied now, straight from the process into a
+ * ring buffer record (ust_rb_batch, then the bytes). The reservation size
+ * must be a constant: the smallest of a few classes that fits, so a small
+ * batch (a worker about to park) does not take 64 KiB of the ring. The
+ * consumer reads ust_rb_batch.bytes, not the record's size.
  */
+#define BATCH_MAX URT_TRACE_BUF_BYTES
+
+static __always_inline int batch_out(__u64 cap, __u64 addr, __u64 bytes)
+{
+	struct ust_rb_batch *b;
+
+	b = bpf_ringbuf_reserve(&rb, sizeof(*b) + cap, 0);
+	if (!b) {
+		__u32 zero = 0;
+		__u64 *d = bpf_map_lookup_elem(&drops, &zero);
+
+		/* counted in records (a poll's one record is 2 to 4
+		 * events): what is lost is known only once decoded */
+		if (d)
+			*d += bytes / URT_TRACE_REC_BYTES;
+		return 0;
+	}
+	if (bytes > cap)
+		bytes = cap;
+	if (bpf_probe_read_user(b + 1, bytes, (void *)addr)) {
+		bpf_ringbuf_discard(b, BPF_RB_NO_WAKEUP);
+		return 0;
+	}
+	b->mark = UST_RB_BATCH_MARK;
+	b->tid = (__u32)bpf_get_current_pid_tgid();
+	b->cpu = (__u16)bpf_get_smp_processor_id();
+	b->flags = 0;
+	b->bytes = (__u32)bytes;
+	b->pad = 0;
+	bpf_ringbuf_submit(
+	    b, wake_flag(bpf_ringbuf_query(&rb, BPF_RB_AVAIL_DATA) -
+			     (sizeof(*b) + cap),
+			 sizeof(*b) + cap));
+	return 0;
+}
+
 SEC("usdt")
 int on_batch(struct pt_regs *ctx)
 {
-	struct batch_buf *b;
-	__u32 zero = 0;
-	__u64 bytes, n;
+	__u64 addr, bytes;
 
 	if (!in_target())
 		return 0;
-	b = bpf_map_lookup_elem(&scratch, &zero);
-	if (!b)
+	addr = uarg(ctx, 1);
+	bytes = uarg(ctx, 2);
+	if (!bytes)
 		return 0;
-	n = uarg(ctx, 2) / sizeof(struct urt_trace_rec);
-	if (n > URT_TRACE_BUF_RECS)
-		n = URT_TRACE_BUF_RECS;
-	bytes = n * sizeof(struct urt_trace_rec);
-	if (!bytes || bytes > BATCH_BYTES)
-		return 0;
-	if (bpf_probe_read_user(b->recs, bytes, (void *)uarg(ctx, 1)))
-		return 0;
-	b->h.mark = UST_RB_BATCH_MARK;
-	b->h.tid = (__u32)bpf_get_current_pid_tgid();
-	b->h.cpu = (__u16)bpf_get_smp_processor_id();
-	b->h.nrecs = (__u16)n;
-	bytes += sizeof(b->h);
-	if (bytes > sizeof(*b))
-		return 0;
-	if (bpf_ringbuf_output(&rb, b, bytes,
-			       bpf_ringbuf_query(&rb, BPF_RB_AVAIL_DATA) >=
-				       wakeup_bytes
-				   ? BPF_RB_FORCE_WAKEUP
-				   : BPF_RB_NO_WAKEUP)) {
-		__u64 *d = bpf_map_lookup_elem(&drops, &zero);
-
-		if (d)
-			*d += n;
-	}
-	return 0;
+	/* larger: not this format; its start still says which it is */
+	if (bytes > BATCH_MAX)
+		bytes = BATCH_MAX;
+	if (bytes <= 512)
+		return batch_out(512, addr, bytes);
+	if (bytes <= 4096)
+		return batch_out(4096, addr, bytes);
+	if (bytes <= 16384)
+		return batch_out(16384, addr, bytes);
+	return batch_out(BATCH_MAX, addr, bytes);
 }
 
 /* The OS view: which worker thread is on a CPU, and which was preempted. */

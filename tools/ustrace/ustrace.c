@@ -28,6 +28,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
+#include "decode.h"
 #include "demo.h"
 #include "target.h"
 #include "trace_format.h"
@@ -38,8 +39,8 @@
 #include "export.h"
 #endif
 
-#define POLL_MS 10	  /* the ring buffer wakes us only past wakeup_bytes */
-#define WBUF_EVENTS 65536 /* 2.5 MiB */
+#define POLL_MS 10	       /* the ring buffer wakes us only past wakeup_bytes */
+#define WBUF_BYTES (4 << 20) /* the log's write buffer */
 
 static const char usage[] =
     "usage: ustrace [options]                 trace the built-in demo\n"
@@ -107,8 +108,10 @@ struct tracer {
 	struct ring_buffer *rb;
 	struct ust_view *view;
 	FILE *log;
-	struct ust_event wbuf[WBUF_EVENTS];
+	unsigned char wbuf[WBUF_BYTES];
 	size_t wlen;
+	struct ust_decoder dec;
+	uint64_t bad_reported; /* dec.bad_batches already reported */
 	char log_path[PATH_MAX];
 	struct ust_log_header hdr;
 	uint64_t drops_logged;
@@ -319,8 +322,7 @@ static uint64_t read_drops(struct tracer *t)
  * much as the rest of the consumer's work on it. */
 static void log_flush(struct tracer *t)
 {
-	if (t->log && t->wlen &&
-	    fwrite(t->wbuf, sizeof(*t->wbuf), t->wlen, t->log) != t->wlen) {
+	if (t->log && t->wlen && fwrite(t->wbuf, 1, t->wlen, t->log) != t->wlen) {
 		fprintf(stderr, "ustrace: writing %s: %s\n", t->log_path,
 			strerror(errno));
 		fclose(t->log);
@@ -329,50 +331,69 @@ static void log_flush(struct tracer *t)
 	t->wlen = 0;
 }
 
+/* One log item (ustrace.h), padded with zeros to a multiple of 8. */
+static void log_item(struct tracer *t, const void *p, size_t n)
+{
+	size_t padded = (n + 7) & ~(size_t)7;
+
+	if (t->wlen + padded > sizeof(t->wbuf))
+		log_flush(t);
+	if (padded > sizeof(t->wbuf))
+		return; /* cannot be: a batch is at most 64 KiB */
+	memcpy(t->wbuf + t->wlen, p, n);
+	memset(t->wbuf + t->wlen + n, 0, padded - n);
+	t->wlen += padded;
+}
+
 static void log_event(struct tracer *t, const struct ust_event *e)
 {
-	t->wbuf[t->wlen++] = *e;
-	if (t->wlen == WBUF_EVENTS)
-		log_flush(t);
+	log_item(t, e, sizeof(*e));
 	if (e->type == UST_WORKER_START && e->worker != UST_NO_WORKER &&
 	    e->worker >= t->hdr.nworkers)
 		t->hdr.nworkers = e->worker + 1u;
 }
 
-/* A urt:batch buffer: its records become ust_events (types 1..7 are the
- * same in both; URT_TR_MIGRATE becomes UST_MIGRATE, see ustrace.h). */
+static void view_fn(void *ctx, const struct ust_event *e)
+{
+	struct tracer *t = ctx;
+
+	ust_view_event(t->view, e);
+}
+
+/*
+ * A urt:batch buffer: decoded for the view (decode.c), logged as it is
+ * (the log's reader decodes it the same way). One that is not of this
+ * ustrace's format version is neither: said once, counted at the end.
+ */
 static void on_batch(struct tracer *t, const struct ust_rb_batch *b,
 		     size_t size)
 {
-	const struct urt_trace_rec *r = (const void *)(b + 1);
-	size_t n = (size - sizeof(*b)) / sizeof(*r);
+	const struct urt_trace_batch *h = (const void *)(b + 1);
+	int err = ust_decode_batch(&t->dec, b, size, view_fn, t);
 
-	if (n > b->nrecs)
-		n = b->nrecs;
-	for (size_t i = 0; i < n; i++) {
-		struct ust_event e = {
-		    .ts_ns = r[i].ts_ns,
-		    .task = r[i].task,
-		    .data = r[i].data,
-		    .arg = r[i].arg,
-		    .tid = b->tid,
-		    .type = r[i].type,
-		    .worker = r[i].worker,
-		    .worker2 = UST_NO_WORKER,
-		    .cpu = b->cpu,
-		};
-
-		/* a hop recorded by the worker it hopped to */
-		if (r[i].type == URT_TR_MIGRATE) {
-			e.type = UST_MIGRATE;
-			e.worker2 = r[i].data < UST_NO_WORKER
-					? (uint16_t)r[i].data
-					: UST_NO_WORKER;
-			e.data = 0;
-		}
-		log_event(t, &e);
-		ust_view_event(t->view, &e);
+	if (!err) {
+		log_item(t, b, sizeof(*b) + b->bytes);
+		if (h->worker != UST_NO_WORKER && h->worker >= t->hdr.nworkers)
+			t->hdr.nworkers = h->worker + 1u;
+		return;
 	}
+	if (t->bad_reported)
+		return;
+	t->bad_reported = 1;
+	if (err == -EPROTO)
+		fprintf(stderr,
+			"ustrace: liburt in pid %d writes trace records of "
+			"format %u, this ustrace reads format %u: polls, "
+			"wakes and ops are not shown (build both from one "
+			"tree)\n",
+			t->pid, t->dec.other_version,
+			URT_TRACE_FORMAT_VERSION);
+	else
+		fprintf(stderr,
+			"ustrace: urt:batch sent records this ustrace cannot "
+			"read (a liburt older than trace format %u?): polls, "
+			"wakes and ops are not shown\n",
+			URT_TRACE_FORMAT_VERSION);
 }
 
 static int on_event(void *ctx, void *data, size_t size)
@@ -425,7 +446,7 @@ static int open_log(struct tracer *t, const char *comm)
 		return -errno;
 	}
 	memcpy(t->hdr.magic, UST_LOG_MAGIC, 8);
-	t->hdr.version = 1;
+	t->hdr.version = UST_LOG_VERSION;
 	t->hdr.event_size = sizeof(struct ust_event);
 	t->hdr.pid = (uint32_t)t->pid;
 	t->hdr.start_ns = now_ns();
@@ -793,9 +814,14 @@ cleanup:
 #endif
 	if (drops)
 		fprintf(stderr,
-			"ustrace: %llu events were dropped (ring buffer "
-			"full): the log has gaps\n",
+			"ustrace: %llu events or batch records were dropped "
+			"(ring buffer full; --ring-mb): the log has gaps\n",
 			(unsigned long long)drops);
+	if (t.dec.bad_batches)
+		fprintf(stderr,
+			"ustrace: %llu batches of liburt records could not be "
+			"read (see above)\n",
+			(unsigned long long)t.dec.bad_batches);
 	ring_buffer__free(t.rb);
 	ust_view_free(t.view);
 	ustrace_bpf__destroy(t.skel);

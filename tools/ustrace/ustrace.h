@@ -13,12 +13,15 @@
 #endif
 
 /*
- * Event types. 1..15 mirror enum urt_trace_type (src/trace_format.h, the
- * records of the urt:batch probe); 16.. are direct USDT probes; 32.. the
- * kernel's view; 48.. ustrace's own bookkeeping. One exception: the batch
- * record URT_TR_MIGRATE (8, which liburt writes instead of firing
- * urt:migrate while the batch tier is on) is logged as UST_MIGRATE, so a
- * hop always has one type; 8 never appears in a log.
+ * Event types. 1..15 come from the records of the urt:batch probe
+ * (src/trace_format.h; decode.c): a poll record gives POLL_BEGIN, POLL_END,
+ * and WAKE (yield) and EXIT where it says so; 3..7 keep their numbers.
+ * 16.. are direct USDT probes; 32.. the kernel's view; 48.. ustrace's own
+ * bookkeeping. The batch records URT_TR_MIGRATE, URT_TR_STEAL and
+ * URT_TR_PARK (which liburt writes instead of firing urt:migrate,
+ * urt:steal and urt:park while the batch tier is on) become UST_MIGRATE,
+ * UST_STEAL and UST_PARK, so each has one type; 8.. are never batch
+ * event types.
  */
 enum ust_type {
 	UST_POLL_BEGIN = 1,	/* task; arg: local queue depth */
@@ -55,8 +58,11 @@ enum ust_type {
 
 	UST_DROPS = 48,		/* data: records the ring buffer dropped since
 				 * the previous UST_DROPS (their sum is
-				 * ust_log_header.drops); written by the
-				 * recorder when it notices them */
+				 * ust_log_header.drops): events of direct
+				 * probes and the kernel, and liburt's batch
+				 * records (a poll's one record is 2 to 4
+				 * events); written by the recorder when it
+				 * notices them */
 	UST_TARGET_EXIT = 49,	/* the traced process ended; arg: wait status
 				 * (as waitpid; 0 for a -p target, whose
 				 * status ustrace cannot see). Absent when
@@ -81,27 +87,38 @@ struct ust_event {
 /*
  * The BPF ring buffer also carries whole urt:batch buffers, copied as they
  * are (one copy per batch instead of one ring record per event): this
- * header, then nrecs struct urt_trace_rec (src/trace_format.h). The loader
- * turns each into a struct ust_event (type = rec.type, tid/cpu from this
- * header) before logging it; the log never holds this record.
+ * header, then bytes of liburt's buffer (src/trace_format.h: a struct
+ * urt_trace_batch, then records). decode.c turns them into ust_events.
  */
 #define UST_RB_BATCH_MARK 0xffffffffffffffffull
 struct ust_rb_batch {
 	__u64 mark;	/* UST_RB_BATCH_MARK: no ust_event has this ts_ns */
 	__u32 tid;	/* the worker thread that flushed it */
 	__u16 cpu;
-	__u16 nrecs;
+	__u16 flags;	/* 0 */
+	__u32 bytes;	/* of liburt's buffer that follow */
+	__u32 pad;
 };
 
 /*
- * The event log (canonical, replayable): a header, then ust_event records
- * in the order they were read (not necessarily sorted by ts_ns; readers
- * sort). Little-endian, as written by x86-64.
+ * The event log (canonical, replayable): a header, then, in the order they
+ * were read (not necessarily sorted by ts_ns; readers sort):
+ *  - version 1: ust_event records (event_size bytes each);
+ *  - version 2: items, each a ust_event (event_size bytes) or a batch of
+ *    liburt's records exactly as the ring buffer carried it (struct
+ *    ust_rb_batch, whose mark no ust_event has, then its bytes; padded to
+ *    a multiple of 8 bytes). A batch holds a few dozen bytes per poll
+ *    where its ust_events would take 80 to 160: the log is written while
+ *    the traced program runs, on the same CPUs. decode.c reads both
+ *    versions into ust_events; batches never hold another version of
+ *    liburt's format (ustrace checks each before logging it).
+ * Little-endian, as written by x86-64.
  */
 #define UST_LOG_MAGIC "USTRACE1"
+#define UST_LOG_VERSION 2
 struct ust_log_header {
 	char magic[8];	   /* UST_LOG_MAGIC, no NUL */
-	__u32 version;	   /* 1 */
+	__u32 version;	   /* 1 or 2 */
 	__u32 event_size;  /* sizeof(struct ust_event) */
 	__u32 pid;	   /* traced process */
 	__u32 nworkers;	   /* 0 if unknown */

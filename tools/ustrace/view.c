@@ -38,6 +38,11 @@ struct worker {
 	uint64_t os_migrations, busy_ns;
 	uint64_t long_task; /* last urt:long_poll's task, not yet matched */
 	double polls_per_s;
+	/* Every record of this worker up to wm_ts is in: its batches arrive
+	 * in order, and it flushes before it parks or stops. flushed: it did,
+	 * and has not unparked since (nothing of its is on the way). */
+	uint64_t wm_ts;
+	bool flushed;
 };
 
 enum tstate { T_SCHED, T_RUNNING, T_IDLE, T_DONE };
@@ -64,10 +69,16 @@ struct ust_view {
 	struct task *tasks;
 	size_t tcap, tlen, tdone, tseen;
 	size_t tdone_in; /* finished tasks still in the table */
+	size_t evict_at; /* evict_done() when tdone_in gets there */
+	unsigned sparse_rebuilds; /* in a row, with the table nearly empty */
+	uint64_t *slot_ids; /* tcap slots: the id in each of tasks (0: empty) */
+	/* tcap slots each, for evict_done() to rebuild into */
+	uint64_t *spare_ids;
+	struct task *spare;
 	/* the finished tasks with the most hops, once evicted */
 	struct task gone[8];
 	uint64_t events, by_type[64], first_ts, last_ts, start_ns, tick_ns;
-	uint64_t events_tick, evict_ns;
+	uint64_t events_tick;
 	double events_per_s;
 	uint64_t migrations, steals, long_polls, os_migrations;
 	uint64_t *steal_m; /* [thief * MAX_WORKERS + victim] */
@@ -92,6 +103,10 @@ static void log_line(struct ust_view *v, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 static struct worker *wk(struct ust_view *v, uint16_t id);
+static void evict_done(struct ust_view *v);
+/* evict_done() looks again at least this many finished tasks later */
+#define EVICT_EVERY 4096
+#define MIN_TCAP 4096
 
 static void hop(struct ust_view *v, struct task *t, uint16_t from, uint16_t to,
 		unsigned why)
@@ -123,51 +138,74 @@ static size_t hash64(uint64_t x)
 	return (size_t)x;
 }
 
-static bool tasks_grow(struct ust_view *v)
+/* Puts t into an empty table's arrays (no lookup: t is not there). */
+static void slot_put(uint64_t *ids, struct task *tasks, size_t cap,
+		     const struct task *t)
 {
-	size_t ncap = v->tcap ? v->tcap * 2 : 4096;
-	struct task *nt = calloc(ncap, sizeof(*nt));
+	size_t j;
 
-	if (!nt)
+	for (j = hash64(t->id) & (cap - 1); ids[j]; j = (j + 1) & (cap - 1))
+		;
+	ids[j] = t->id;
+	tasks[j] = *t;
+}
+
+/* Moves the table to ncap slots (a power of 2 over twice its tasks). */
+static bool tasks_resize(struct ust_view *v, size_t ncap)
+{
+	uint64_t *ni = calloc(ncap, sizeof(*ni));
+	struct task *nt = malloc(ncap * sizeof(*nt));
+
+	if (!ni || !nt) {
+		free(ni);
+		free(nt);
 		return false;
-	for (size_t i = 0; i < v->tcap; i++) {
-		struct task *t = &v->tasks[i];
-		size_t j;
-
-		if (!t->id)
-			continue;
-		for (j = hash64(t->id) & (ncap - 1); nt[j].id;
-		     j = (j + 1) & (ncap - 1))
-			;
-		nt[j] = *t;
 	}
+	for (size_t i = 0; i < v->tcap; i++)
+		if (v->slot_ids[i])
+			slot_put(ni, nt, ncap, &v->tasks[i]);
+	free(v->slot_ids);
 	free(v->tasks);
+	/* evict_done() makes spares of the new size */
+	free(v->spare_ids);
+	free(v->spare);
+	v->spare_ids = NULL;
+	v->spare = NULL;
+	v->slot_ids = ni;
 	v->tasks = nt;
 	v->tcap = ncap;
 	return true;
 }
 
-/* The task with this id, created on first sight; NULL for id 0 or ENOMEM. */
+/*
+ * The task with this id, created on first sight; NULL for id 0 or ENOMEM.
+ * Probing reads the ids alone (8 bytes a slot, not a whole task).
+ */
 static struct task *task_get(struct ust_view *v, uint64_t id, uint64_t ts)
 {
+	struct task *t;
 	size_t i;
 
 	if (!id)
 		return NULL;
-	if (v->tlen * 2 >= v->tcap && !tasks_grow(v))
+	if (v->tlen * 2 >= v->tcap &&
+	    !tasks_resize(v, v->tcap ? v->tcap * 2 : MIN_TCAP))
 		return NULL;
-	for (i = hash64(id) & (v->tcap - 1); v->tasks[i].id;
+	for (i = hash64(id) & (v->tcap - 1); v->slot_ids[i];
 	     i = (i + 1) & (v->tcap - 1))
-		if (v->tasks[i].id == id)
+		if (v->slot_ids[i] == id)
 			return &v->tasks[i];
 	v->tlen++;
 	v->tseen++;
-	v->tasks[i].id = id;
-	v->tasks[i].st = T_SCHED;
-	v->tasks[i].ready_ts = ts;
-	v->tasks[i].worker = UST_NO_WORKER;
-	v->tasks[i].first_worker = UST_NO_WORKER;
-	return &v->tasks[i];
+	v->slot_ids[i] = id;
+	t = &v->tasks[i];
+	memset(t, 0, sizeof(*t));
+	t->id = id;
+	t->st = T_SCHED;
+	t->ready_ts = ts;
+	t->worker = UST_NO_WORKER;
+	t->first_worker = UST_NO_WORKER;
+	return t;
 }
 
 /* ---------------------------------------------------------------------
@@ -355,6 +393,10 @@ void ust_view_event(struct ust_view *v, const struct ust_event *e)
 		v->first_ts = e->ts_ns;
 	if (e->ts_ns > v->last_ts)
 		v->last_ts = e->ts_ns;
+	/* types 1..7 come only in batches (decode.c) */
+	if (e->type <= UST_EXIT && e->worker < MAX_WORKERS &&
+	    e->ts_ns > v->w[e->worker].wm_ts)
+		v->w[e->worker].wm_ts = e->ts_ns;
 	switch (e->type) {
 	case UST_POLL_BEGIN:
 		if (e->worker < MAX_WORKERS && !v->w[e->worker].tid)
@@ -384,7 +426,8 @@ void ust_view_event(struct ust_view *v, const struct ust_event *e)
 			t->st = T_DONE; /* final, whatever comes late */
 			t->end_ts = e->ts_ns > t->end_ts ? e->ts_ns : t->end_ts;
 			v->tdone++;
-			v->tdone_in++;
+			if (++v->tdone_in >= v->evict_at)
+				evict_done(v);
 		}
 		break;
 	case UST_ABORT:
@@ -396,8 +439,10 @@ void ust_view_event(struct ust_view *v, const struct ust_event *e)
 		}
 		break;
 	case UST_WORKER_STOP:
-		if ((w = wk(v, e->worker)))
+		if ((w = wk(v, e->worker))) {
 			set_state(w, W_STOPPED, e->ts_ns);
+			w->flushed = true;
+		}
 		break;
 	case UST_STEAL:
 		w = wk(v, e->worker);
@@ -424,11 +469,14 @@ void ust_view_event(struct ust_view *v, const struct ust_event *e)
 				learn_tid(v, e->worker, e->tid);
 			set_state(w, W_PARKED, e->ts_ns);
 			w->parks++;
+			w->flushed = true;
 		}
 		break;
 	case UST_UNPARK:
-		if ((w = wk(v, e->worker)))
+		if ((w = wk(v, e->worker))) {
 			set_state(w, W_SEARCHING, e->ts_ns);
+			w->flushed = false;
+		}
 		break;
 	case UST_LONG_POLL:
 		if ((w = wk(v, e->worker))) {
@@ -466,11 +514,13 @@ uint64_t ust_view_events(const struct ust_view *v)
 }
 
 /*
- * Forgets tasks that finished over a second (of trace time) ago, so that a
- * long trace of many short tasks needs memory for the live ones only. A
- * late record of a forgotten task (a worker's batch can lag) brings it back
- * as a ghost; a second is far longer than a batch waits. The table is
- * rebuilt when most of it is finished tasks.
+ * Forgets finished tasks once no record of theirs can still be on the way,
+ * so that a trace of many short tasks needs memory (and cache) for the live
+ * ones only. Every record of a task is older than its exit, and each
+ * worker's records arrive in order: a task that finished at E is complete
+ * once every worker has shown a record after E, or has flushed all (parked,
+ * stopped). A worker never seen (attached late, silent so far) is not
+ * waited for. The finished tasks with the most hops are kept for the view.
  */
 static void keep_gone(struct ust_view *v, const struct task *t)
 {
@@ -483,46 +533,73 @@ static void keep_gone(struct ust_view *v, const struct task *t)
 		v->gone[min] = *t;
 }
 
+/*
+ * Rebuilds the table without the finished tasks that are complete, when
+ * they are most of it: linear in its size (removing them one by one would
+ * walk long runs of linear probing: the ids are consecutive). Into a
+ * second table kept for this, so that no fresh memory is touched each
+ * time. The next look comes after as many more finished tasks as the
+ * table keeps (a watermark held back by a busy worker that has not
+ * flushed costs rebuilds ever further apart), and a table that stays
+ * nearly empty shrinks.
+ */
 static void evict_done(struct ust_view *v)
 {
-	uint64_t horizon =
-	    v->last_ts > 1000000000ull ? v->last_ts - 1000000000ull : 0;
-	struct task *old = v->tasks;
-	size_t ocap = v->tcap, gone = 0;
+	uint64_t wm = UINT64_MAX;
+	size_t cap = v->tcap, len = 0, done = 0, finished;
+	uint64_t *oi = v->slot_ids;
+	struct task *ot = v->tasks;
 
-	if (v->tdone_in < 4096 || v->tdone_in * 2 < v->tlen)
+	if (v->tdone_in < EVICT_EVERY || v->tdone_in * 2 < v->tlen) {
+		v->evict_at = v->tdone_in + EVICT_EVERY;
 		return;
-	for (size_t i = 0; i < ocap; i++)
-		gone +=
-		    old[i].id && old[i].st == T_DONE && old[i].end_ts < horizon;
-	if (gone * 2 < v->tlen)
-		return;
-	v->tasks = NULL;
-	v->tcap = 0;
-	v->tlen = 0;
-	v->tdone_in = 0;
-	for (size_t i = 0; i < ocap; i++) {
-		struct task *t = &old[i], *n;
+	}
+	for (unsigned i = 0; i < v->nworkers; i++)
+		if (v->w[i].seen && !v->w[i].flushed && v->w[i].wm_ts < wm)
+			wm = v->w[i].wm_ts;
+	if (!v->spare_ids) {
+		v->spare_ids = malloc(cap * sizeof(*v->spare_ids));
+		v->spare = malloc(cap * sizeof(*v->spare));
+		if (!v->spare_ids || !v->spare) {
+			free(v->spare_ids);
+			free(v->spare);
+			v->spare_ids = NULL;
+			v->spare = NULL;
+			return; /* out of memory: keep them all */
+		}
+	}
+	memset(v->spare_ids, 0, cap * sizeof(*v->spare_ids));
+	for (size_t i = 0; i < cap; i++) {
+		struct task *t = &ot[i];
 
-		if (!t->id)
+		if (!oi[i])
 			continue;
-		if (t->st == T_DONE && t->end_ts < horizon) {
+		if (t->st == T_DONE && t->end_ts < wm) {
 			keep_gone(v, t);
 			continue;
 		}
-		n = task_get(v, t->id, 0);
-		if (!n) {
-			/* out of memory: keep the old table */
-			free(v->tasks);
-			v->tasks = old;
-			v->tcap = ocap;
-			return;
-		}
-		v->tseen--; /* task_get counted it again */
-		*n = *t;
-		v->tdone_in += t->st == T_DONE;
+		slot_put(v->spare_ids, v->spare, cap, t);
+		len++;
+		done += t->st == T_DONE;
 	}
-	free(old);
+	v->slot_ids = v->spare_ids;
+	v->tasks = v->spare;
+	v->spare_ids = oi;
+	v->spare = ot;
+	finished = v->tdone_in;
+	v->tlen = len;
+	v->tdone_in = done;
+	/* held back (most finished ones kept): wait for as many again */
+	v->evict_at = done + (done * 2 > finished && len > EVICT_EVERY
+				  ? len
+				  : EVICT_EVERY);
+	/* Not at once: bursts of live tasks come again (spawn_many's
+	 * would make it shrink and grow, each time on fresh memory). */
+	v->sparse_rebuilds = len * 32 < cap ? v->sparse_rebuilds + 1 : 0;
+	if (cap > MIN_TCAP && v->sparse_rebuilds >= 16) {
+		v->sparse_rebuilds = 0;
+		(void)tasks_resize(v, cap / 2);
+	}
 }
 
 /* ---------------------------------------------------------------------
@@ -580,27 +657,41 @@ static int cmp_task(const void *a, const void *b)
 	return x->id < y->id ? -1 : 1;
 }
 
-/* The n most interesting tasks into out (sorted); returns how many. */
+/* Keeps the n most interesting in out[0..*k), sorted: one insertion. */
+static void top_add(struct task **out, size_t *k, size_t n, struct task *t)
+{
+	size_t i = *k;
+
+	if (i == n) {
+		if (cmp_task(&t, &out[n - 1]) >= 0)
+			return; /* the common case: not among the top */
+		i--;
+	} else {
+		++*k;
+	}
+	for (; i && cmp_task(&t, &out[i - 1]) < 0; i--)
+		out[i] = out[i - 1];
+	out[i] = t;
+}
+
+/*
+ * The n most interesting tasks into out (sorted); returns how many. One
+ * pass, not a sort of the whole table: the live view does this four times
+ * a second, and a program may have a million tasks.
+ */
 static size_t top_tasks(struct ust_view *v, struct task **out, size_t n)
 {
 	size_t ngone = sizeof(v->gone) / sizeof(v->gone[0]);
-	struct task **all;
 	size_t k = 0;
 
-	all = malloc((v->tlen + ngone) * sizeof(*all));
-	if (!all)
+	if (!n)
 		return 0;
 	for (size_t i = 0; i < v->tcap; i++)
-		if (v->tasks[i].id)
-			all[k++] = &v->tasks[i];
+		if (v->slot_ids[i])
+			top_add(out, &k, n, &v->tasks[i]);
 	for (size_t i = 0; i < ngone; i++)
 		if (v->gone[i].id)
-			all[k++] = &v->gone[i];
-	qsort(all, k, sizeof(*all), cmp_task);
-	if (k > n)
-		k = n;
-	memcpy(out, all, k * sizeof(*out));
-	free(all);
+			top_add(out, &k, n, &v->gone[i]);
 	return k;
 }
 
@@ -759,10 +850,7 @@ void ust_view_tick(struct ust_view *v, uint64_t now_ns, uint64_t drops)
 	}
 	v->events_tick = v->events;
 	v->tick_ns = now_ns;
-	if (now_ns - v->evict_ns >= 1000000000ull) {
-		evict_done(v);
-		v->evict_ns = now_ns;
-	}
+	evict_done(v);
 	if (v->o.live)
 		draw_live(v, now_ns, drops);
 	else
@@ -869,7 +957,10 @@ void ust_view_free(struct ust_view *v)
 {
 	if (!v)
 		return;
+	free(v->slot_ids);
 	free(v->tasks);
+	free(v->spare_ids);
+	free(v->spare);
 	free(v->steal_m);
 	free(v);
 }
