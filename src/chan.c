@@ -267,14 +267,23 @@ static int grow(struct urt_chan *ch, struct urt__seg *s)
 		} else {
 			atomic_store_explicit(&s->next, ns,
 					      memory_order_release);
+			/* Seal s before ns is published. A sender reaches ns
+			 * only through tx_seg or through SHUT then next, so
+			 * SHUT happens before any publish in ns and precedes
+			 * it in the seq_cst order: a receiver whose re-check
+			 * (seq_cst tail load) still found s open precedes
+			 * that publish, whose rx_wait load then sees it (D1
+			 * across segments). Published first, ns could hold
+			 * items while s looks open and empty, and the SHUT
+			 * would wake nobody. Release: whoever sees SHUT sees
+			 * next. Claims made in s stay there and receivers
+			 * drain s first, so order per sender holds (a sender
+			 * never goes back to s). */
+			atomic_fetch_or_explicit(&s->tail, URT__SEG_SHUT,
+						 memory_order_seq_cst);
+			/* release: ns's initialised slots, to its senders */
 			atomic_store_explicit(&ch->tx_seg, ns,
 					      memory_order_release);
-			/* release: whoever sees SHUT also sees next. Claims
-			 * made in s before this stay there, and receivers
-			 * drain s before they move on: order per sender
-			 * holds (a sender never goes back to s). */
-			atomic_fetch_or_explicit(&s->tail, URT__SEG_SHUT,
-						 memory_order_release);
 		}
 	}
 	pthread_mutex_unlock(&ch->mu);
