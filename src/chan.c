@@ -43,10 +43,31 @@
  * the slot's seq word (release / acquire), so TSan sees every hand-off;
  * the wake-up's own happens-before edge through MSG_RING is sched.c's.
  *
- * Every publish wakes at most one waiter ("look again"). A woken receiver
- * takes an item or registers again; one that leaves without doing either
- * (cancel), or that took a different item than the one it was woken for,
- * passes the wake-up on (rx_baton) if items are left.
+ * D1 is not enough on its own. A re-check looks at the head slot only, so
+ * D1 says only that the head's publisher sees the waiter; but that one
+ * publish can make several items takeable (items published behind an
+ * unpublished head: their senders saw nobody waiting, rightly), or the end
+ * (a close while the head's send was mid-copy: the receivers the close
+ * woke found the head claimed and waited again). Every publish wakes at
+ * most one waiter ("look again"), so the rest is passed on by a baton:
+ *   B   a receiver that took an item or saw the end, or that leaves
+ *       without either a wait it was woken from (cancel), once it is
+ *       registered nowhere: loads rx_wait (seq_cst; after its take, whose
+ *       free is seq_cst) and, if anyone waits and the head is takeable (an
+ *       item, or shut and drained), wakes one (rx_pass).
+ * Why nothing is left asleep: let W wait (registered; its re-check found
+ * head h unpublished) and let item p become takeable. If p is h, its
+ * publish follows W's re-check, so its publisher sees W (D1). Else the
+ * head moved on to p: a receiver R took p - 1. If W registered before R's
+ * rx_wait load, R sees a waiter (W, unless W was woken since) and looks at
+ * the head: p published, R wakes one; not yet, then p's publish follows
+ * R's look, hence W's registration, and p's publisher sees W (D1). If W
+ * registered after R's load, W's re-check follows R's free: it finds p
+ * itself, or p's publish follows it (D1 again). The end: the take of the
+ * last item passes it on like an item, a close wakes everyone, and each
+ * receiver that saw the end passes it on again. A woken receiver takes
+ * (and passes on) or finds nothing, because someone else took (and passed
+ * on), and registers again (D1). Nobody waiting costs B one plain load.
  */
 #define RXQ ((uintptr_t)1)
 
@@ -224,19 +245,34 @@ static bool rx_ready(struct urt_chan *ch)
 		atomic_load_explicit(&ch->rx_seg, memory_order_acquire));
 }
 
-/* A receiver used up a wake-up without taking the item it announced:
- * hand it to another waiter while items are left. */
-static void rx_baton(struct urt_chan *ch)
+/* rx_pass's slow half: somebody waits. */
+static __attribute__((noinline)) void rx_pass_on(struct urt_chan *ch,
+						 uintptr_t w)
 {
-	uintptr_t w = atomic_load_explicit(&ch->rx_wait, memory_order_seq_cst);
-
-	if (w && rx_ready(ch))
+	if (rx_ready(ch))
 		rx_wake(ch, w);
 }
 
-static void rx_baton_locked(struct urt_chan *ch, struct urt__wakeset *ws)
+/*
+ * B (see the top of the file): a receiver that took an item or saw the
+ * end, or that leaves a wait it was woken from, and is registered nowhere
+ * now, wakes one waiter if the head is takeable. seq_cst: the load follows
+ * our take in the single total order (D1's other half is the waiter's
+ * registration and re-check); rx_ready's loads follow it.
+ */
+static inline void rx_pass(struct urt_chan *ch)
 {
-	if (rx_ready(ch))
+	uintptr_t w = atomic_load_explicit(&ch->rx_wait, memory_order_seq_cst);
+
+	if (w)
+		rx_pass_on(ch, w);
+}
+
+/* B under mu (thread receivers, queued tasks). */
+static void rx_pass_locked(struct urt_chan *ch, struct urt__wakeset *ws)
+{
+	if (atomic_load_explicit(&ch->rx_wait, memory_order_seq_cst) &&
+	    rx_ready(ch))
 		rx_wake_locked(ch, ws);
 }
 
@@ -430,7 +466,8 @@ static __attribute__((noinline)) void tx_pump(struct urt_chan *ch)
 	urt__wakeset_flush(&ws);
 }
 
-/* rx_take, then the pump if a sender waits for room. Not under mu. */
+/* rx_take, then the pump if a sender waits for room. Not under mu. The
+ * caller passes on (B) once it is no longer registered. */
 static int rx_pop(struct urt_chan *ch, void *out)
 {
 	int r = rx_take(ch, out);
@@ -571,7 +608,10 @@ int urt_chan_try_recv(struct urt_chan *ch, void *out)
 {
 	int r = rx_pop(ch, out);
 
-	return r == URT_PENDING ? -EAGAIN : r;
+	if (r == URT_PENDING)
+		return -EAGAIN;
+	rx_pass(ch); /* B */
+	return r;
 }
 
 /* Slow paths of the blocking calls, out of line (see rx_wake_queue). */
@@ -635,12 +675,9 @@ static __attribute__((noinline)) int recv_block(struct urt_chan *ch,
 					 memory_order_seq_cst);
 		r = rx_take(ch, out);
 		if (r != URT_PENDING) {
-			if (w.state == URT__WS_QUEUED) {
-				rx_unqueue(ch, &w);
-			} else { /* granted meanwhile: pass it on */
-				w.state = URT__WS_IDLE;
-				rx_baton_locked(ch, &ws);
-			}
+			/* Still queued: a grant needs mu, held since the
+			 * push. */
+			rx_unqueue(ch, &w);
 			break;
 		}
 		r = urt__waiter_block(&w, &ch->mu, deadline);
@@ -656,6 +693,10 @@ static __attribute__((noinline)) int recv_block(struct urt_chan *ch,
 	}
 	if (r == 0 && tx_waiting(ch))
 		pump_locked(ch, &ws);
+	/* B, unqueued: an item or the end (-ETIME consumed no wake-up: a
+	 * waiter times out only while still queued). */
+	if (r != -ETIME)
+		rx_pass_locked(ch, &ws);
 	pthread_mutex_unlock(&ch->mu);
 	pthread_cond_destroy(&cv);
 	urt__wakeset_flush(&ws);
@@ -680,7 +721,10 @@ int urt_chan_recv_blocking(struct urt_chan *ch, void *out, uint64_t timeout_ns)
 	if (urt__current_worker())
 		return -EDEADLK;
 	r = rx_pop(ch, out);
-	return r == URT_PENDING ? recv_block(ch, out, timeout_ns) : r;
+	if (r == URT_PENDING)
+		return recv_block(ch, out, timeout_ns);
+	rx_pass(ch); /* B */
+	return r;
 }
 
 /* --- futures --------------------------------------------------------- */
@@ -830,26 +874,20 @@ static bool rx_leave_slot(struct urt_chan *ch, struct urt_chan_op *op)
 }
 
 /* Leaves whatever wait a recv registered, after the re-check found an
- * item or the end; passes on a wake-up it may have used up. */
+ * item or the end. The caller then passes on (B), which covers a wake-up
+ * this recv was given meanwhile and used up. */
 static void rx_unregister(struct urt_chan *ch, struct urt_chan_op *op)
 {
-	struct urt__wakeset ws;
-
 	if (op->w.n == OP_SLOT) {
-		if (!rx_leave_slot(ch, op))
-			rx_baton(ch);
+		rx_leave_slot(ch, op);
 		return;
 	}
-	ws.n = 0;
 	pthread_mutex_lock(&ch->mu);
-	if (op->w.state == URT__WS_QUEUED) {
+	if (op->w.state == URT__WS_QUEUED)
 		rx_unqueue(ch, &op->w);
-	} else {
-		op->w.state = URT__WS_IDLE;
-		rx_baton_locked(ch, &ws);
-	}
+	else
+		op->w.state = URT__WS_IDLE; /* granted meanwhile */
 	pthread_mutex_unlock(&ch->mu);
-	urt__wakeset_flush(&ws);
 	op->w.n = OP_IDLE;
 }
 
@@ -899,12 +937,14 @@ static int recv_poll(struct urt_future *f, struct urt_cx *cx)
 		return URT_PENDING;
 	}
 	r = rx_pop(ch, op->buf);
-	if (r != URT_PENDING)
-		return r;
-	rx_register(ch, op, cx);
-	r = rx_pop(ch, op->buf); /* D1: look again after registering */
-	if (r != URT_PENDING)
+	if (r == URT_PENDING) {
+		rx_register(ch, op, cx);
+		r = rx_pop(ch, op->buf); /* D1: look again after registering */
+		if (r == URT_PENDING)
+			return r;
 		rx_unregister(ch, op);
+	}
+	rx_pass(ch); /* B: registered nowhere now */
 	return r;
 }
 
@@ -917,7 +957,7 @@ static void recv_cancel(struct urt_future *f, struct urt_cx *cx)
 	(void)cx;
 	if (op->w.n == OP_SLOT) {
 		if (!rx_leave_slot(ch, op))
-			rx_baton(ch); /* woken, and leaving: pass it on */
+			rx_pass(ch); /* B: woken, and leaving */
 	} else if (op->w.n == OP_QUEUED) {
 		pthread_mutex_lock(&ch->mu);
 		if (op->w.state == URT__WS_QUEUED) {
@@ -925,8 +965,8 @@ static void recv_cancel(struct urt_future *f, struct urt_cx *cx)
 		} else if (op->w.res < 0) { /* cancelled twice */
 			pthread_mutex_unlock(&ch->mu);
 			return;
-		} else { /* granted, and leaving: pass it on */
-			rx_baton_locked(ch, &ws);
+		} else { /* B: granted, and leaving */
+			rx_pass_locked(ch, &ws);
 		}
 		pthread_mutex_unlock(&ch->mu);
 		urt__wakeset_flush(&ws);
