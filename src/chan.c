@@ -375,16 +375,17 @@ static int tx_send(struct urt_chan *ch, const void *item)
 	r = tx_put(ch, item);
 	if (r)
 		return r;
-	if (ch->oneshot) {
-		/* One item, once: the claim shut the tail; every receiver
-		 * must now learn of the item or of the end. */
-		urt_chan_close(ch);
-		return 0;
-	}
-	/* D1: after the publish (seq_cst store in urt__seg_publish). */
+	/* D1: after the publish (seq_cst store in urt__seg_publish). A
+	 * oneshot too: its close below is a no-op when someone closed it
+	 * already, and receivers that waited again since (the head was
+	 * claimed, not yet published) are woken by nothing else. */
 	w = atomic_load_explicit(&ch->rx_wait, memory_order_seq_cst);
 	if (w)
 		rx_wake(ch, w);
+	/* One item, once: the claim shut the tail; mark the channel closed
+	 * (the receiver we woke passes the end on to any others, B). */
+	if (ch->oneshot)
+		urt_chan_close(ch);
 	return 0;
 }
 
