@@ -22,6 +22,12 @@
  *   reference): the common case, one consumer task, needs no lock to wait
  *   or to be woken. Whoever clears the pointer (a CAS) owns that reference
  *   and wakes the task; a receiver leaving takes itself back the same way.
+ *   A task may have several recvs pending on one channel (join, select),
+ *   so the task pointer does not say whose registration it is: rx_wait_op
+ *   names the recv that put it there (see rx_slot_mine), and a recv that
+ *   cannot tell takes the task out and wakes it, so that the other recv
+ *   looks again, rather than leave a registration nobody owns or remove
+ *   one it does not own.
  * - Other receivers (more tasks on one receiver, blocked threads) wait in
  *   recvq under mu, and bit RXQ of rx_wait says the queue is not empty.
  *   A task takes the slot only when nobody waits, and a publish wakes the
@@ -88,6 +94,9 @@ struct urt_chan {
 	/* Written when someone starts or stops waiting (see above). */
 	_Atomic uintptr_t rx_wait __attribute__((aligned(64)));
 	_Atomic int tx_wait;
+	/* The recv op (an identity, never dereferenced) whose task was last
+	 * put in rx_wait's slot; written by that recv after its CAS. */
+	_Atomic uintptr_t rx_wait_op;
 
 	pthread_mutex_t mu __attribute__((aligned(64))); /* guards below */
 	struct urt__seg *first; /* every segment, oldest first, by next */
@@ -102,7 +111,8 @@ struct urt_chan {
  * (never concurrent) read or write it, so it needs no lock. */
 enum {
 	OP_IDLE = 0,   /* not waiting */
-	OP_SLOT = 1,   /* its task is (or was, until woken) in rx_wait */
+	OP_SLOT = 1,   /* its task is (or was, until woken) in rx_wait, put
+			* there by this op (rx_wait_op; see rx_slot_mine) */
 	OP_QUEUED = 2, /* w is in a queue, or GRANTED: read w under mu */
 };
 
@@ -131,6 +141,7 @@ static int chan_alloc(struct urt_chan **out, size_t item_size, size_t cap,
 	atomic_init(&ch->rx_seg, s);
 	atomic_init(&ch->rx_wait, 0);
 	atomic_init(&ch->tx_wait, 0);
+	atomic_init(&ch->rx_wait_op, 0);
 	ch->first = s;
 	ch->item_size = item_size;
 	ch->cap = cap;
@@ -841,6 +852,10 @@ static void rx_register(struct urt_chan *ch, struct urt_chan_op *op,
 		if (atomic_compare_exchange_weak_explicit(
 			    &ch->rx_wait, &w, w | t, memory_order_seq_cst,
 			    memory_order_relaxed)) {
+			/* relaxed: read only by recvs of this task, which
+			 * run after us (rx_slot_mine). */
+			atomic_store_explicit(&ch->rx_wait_op, (uintptr_t)op,
+					      memory_order_relaxed);
 			op->w.task = cx->task; /* owner-private in OP_SLOT */
 			op->w.n = OP_SLOT;
 			return;
@@ -854,11 +869,42 @@ static void rx_register(struct urt_chan *ch, struct urt_chan_op *op,
 	op->w.n = OP_QUEUED;
 }
 
-/* OP_SLOT: takes the task back out of rx_wait. False if a sender (or
- * close) took it first: that one wakes the task and drops the ref. */
+/*
+ * OP_SLOT: is op's own registration still in rx_wait? Sure when the slot
+ * holds op's task and rx_wait_op is op: only recvs of this task put it in
+ * the slot, each writes rx_wait_op after its CAS, and they run one after
+ * the other (polls of one task are ordered by the scheduler), so a later
+ * registration of the task by another recv has overwritten rx_wait_op
+ * before we read it (coherence), and no other recv stores op.
+ * The converse does not hold: a recv of another task that registered,
+ * was woken and replaced by us between its CAS and its store leaves its
+ * own op there. Then "not mine" is wrong; rx_leave_slot copes.
+ */
+static bool rx_slot_mine(struct urt_chan *ch, struct urt_chan_op *op)
+{
+	return (atomic_load_explicit(&ch->rx_wait, memory_order_relaxed) &
+		~RXQ) == (uintptr_t)op->w.task &&
+	       atomic_load_explicit(&ch->rx_wait_op, memory_order_relaxed) ==
+		       (uintptr_t)op;
+}
+
+/*
+ * OP_SLOT: takes op's task back out of rx_wait. True if that was op's own
+ * registration (no wake-up used). False if a sender (or close) took it
+ * first, which wakes the task and drops the ref; or if the slot held the
+ * task for a registration that may not be op's (another recv of this task,
+ * see rx_slot_mine): then we take it out all the same and wake the task,
+ * so that the other recv looks again and registers anew. A registration
+ * left behind would absorb a later wake-up meant for a real waiter; one
+ * removed without a wake would leave that recv waiting unregistered.
+ */
 static bool rx_leave_slot(struct urt_chan *ch, struct urt_chan_op *op)
 {
 	uintptr_t t = (uintptr_t)op->w.task;
+	/* Before the CAS: once the task is out, other tasks may register
+	 * and store their op (relaxed: see rx_slot_mine). */
+	bool mine = atomic_load_explicit(&ch->rx_wait_op,
+					 memory_order_relaxed) == (uintptr_t)op;
 	uintptr_t w = atomic_load_explicit(&ch->rx_wait, memory_order_relaxed);
 
 	op->w.task = NULL;
@@ -867,8 +913,13 @@ static bool rx_leave_slot(struct urt_chan *ch, struct urt_chan_op *op)
 		if (atomic_compare_exchange_weak_explicit(
 			    &ch->rx_wait, &w, w & RXQ, memory_order_relaxed,
 			    memory_order_relaxed)) {
-			urt__task_unref((struct urt_task *)t);
-			return true;
+			if (mine) {
+				/* not the last: the task is running */
+				urt__task_unref((struct urt_task *)t);
+				return true;
+			}
+			urt__task_wake_unref((struct urt_task *)t);
+			return false;
 		}
 	}
 	return false;
@@ -901,17 +952,13 @@ static int recv_poll(struct urt_future *f, struct urt_cx *cx)
 	if (!cx || !cx->task)
 		return -EINVAL;
 	if (op->w.n == OP_SLOT) {
-		bool still = (atomic_load_explicit(&ch->rx_wait,
-						   memory_order_relaxed) &
-			      ~RXQ) == (uintptr_t)op->w.task;
-
-		if (still && !rx_ready(ch))
+		if (rx_slot_mine(ch, op) && !rx_ready(ch))
 			return URT_PENDING; /* spurious poll */
 		if (!urt__budget_spend(cx))
 			return URT_PENDING; /* cancel passes the wake on */
-		if (still)
-			rx_leave_slot(ch, op);
-		op->w.n = OP_IDLE;
+		/* If still there. A take (then B) or a new registration
+		 * follows. */
+		rx_leave_slot(ch, op);
 	} else if (op->w.n == OP_QUEUED) {
 		/* state is written by granters under ch->mu */
 		pthread_mutex_lock(&ch->mu);
