@@ -1059,6 +1059,19 @@ size_t urt__chan_item_size(struct urt_chan *ch)
 	return ch->item_size;
 }
 
+size_t urt__chan_rx_waiters(struct urt_chan *ch)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&ch->mu);
+	for (struct urt_waiter *w = ch->recvq.head; w; w = w->next)
+		n++;
+	if (atomic_load_explicit(&ch->rx_wait, memory_order_relaxed) & ~RXQ)
+		n++;
+	pthread_mutex_unlock(&ch->mu);
+	return n;
+}
+
 /* ---------------------------------------------------------------------
  * Watch
  * ------------------------------------------------------------------- */
