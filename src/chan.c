@@ -22,6 +22,12 @@
  *   reference): the common case, one consumer task, needs no lock to wait
  *   or to be woken. Whoever clears the pointer (a CAS) owns that reference
  *   and wakes the task; a receiver leaving takes itself back the same way.
+ *   A task may have several recvs pending on one channel (join, select),
+ *   so the task pointer does not say whose registration it is: rx_wait_op
+ *   names the recv that put it there (see rx_slot_mine), and a recv that
+ *   cannot tell takes the task out and wakes it, so that the other recv
+ *   looks again, rather than leave a registration nobody owns or remove
+ *   one it does not own.
  * - Other receivers (more tasks on one receiver, blocked threads) wait in
  *   recvq under mu, and bit RXQ of rx_wait says the queue is not empty.
  *   A task takes the slot only when nobody waits, and a publish wakes the
@@ -43,10 +49,31 @@
  * the slot's seq word (release / acquire), so TSan sees every hand-off;
  * the wake-up's own happens-before edge through MSG_RING is sched.c's.
  *
- * Every publish wakes at most one waiter ("look again"). A woken receiver
- * takes an item or registers again; one that leaves without doing either
- * (cancel), or that took a different item than the one it was woken for,
- * passes the wake-up on (rx_baton) if items are left.
+ * D1 is not enough on its own. A re-check looks at the head slot only, so
+ * D1 says only that the head's publisher sees the waiter; but that one
+ * publish can make several items takeable (items published behind an
+ * unpublished head: their senders saw nobody waiting, rightly), or the end
+ * (a close while the head's send was mid-copy: the receivers the close
+ * woke found the head claimed and waited again). Every publish wakes at
+ * most one waiter ("look again"), so the rest is passed on by a baton:
+ *   B   a receiver that took an item or saw the end, or that leaves
+ *       without either a wait it was woken from (cancel), once it is
+ *       registered nowhere: loads rx_wait (seq_cst; after its take, whose
+ *       free is seq_cst) and, if anyone waits and the head is takeable (an
+ *       item, or shut and drained), wakes one (rx_pass).
+ * Why nothing is left asleep: let W wait (registered; its re-check found
+ * head h unpublished) and let item p become takeable. If p is h, its
+ * publish follows W's re-check, so its publisher sees W (D1). Else the
+ * head moved on to p: a receiver R took p - 1. If W registered before R's
+ * rx_wait load, R sees a waiter (W, unless W was woken since) and looks at
+ * the head: p published, R wakes one; not yet, then p's publish follows
+ * R's look, hence W's registration, and p's publisher sees W (D1). If W
+ * registered after R's load, W's re-check follows R's free: it finds p
+ * itself, or p's publish follows it (D1 again). The end: the take of the
+ * last item passes it on like an item, a close wakes everyone, and each
+ * receiver that saw the end passes it on again. A woken receiver takes
+ * (and passes on) or finds nothing, because someone else took (and passed
+ * on), and registers again (D1). Nobody waiting costs B one plain load.
  */
 #define RXQ ((uintptr_t)1)
 
@@ -67,6 +94,9 @@ struct urt_chan {
 	/* Written when someone starts or stops waiting (see above). */
 	_Atomic uintptr_t rx_wait __attribute__((aligned(64)));
 	_Atomic int tx_wait;
+	/* The recv op (an identity, never dereferenced) whose task was last
+	 * put in rx_wait's slot; written by that recv after its CAS. */
+	_Atomic uintptr_t rx_wait_op;
 
 	pthread_mutex_t mu __attribute__((aligned(64))); /* guards below */
 	struct urt__seg *first; /* every segment, oldest first, by next */
@@ -81,7 +111,8 @@ struct urt_chan {
  * (never concurrent) read or write it, so it needs no lock. */
 enum {
 	OP_IDLE = 0,   /* not waiting */
-	OP_SLOT = 1,   /* its task is (or was, until woken) in rx_wait */
+	OP_SLOT = 1,   /* its task is (or was, until woken) in rx_wait, put
+			* there by this op (rx_wait_op; see rx_slot_mine) */
 	OP_QUEUED = 2, /* w is in a queue, or GRANTED: read w under mu */
 };
 
@@ -110,6 +141,7 @@ static int chan_alloc(struct urt_chan **out, size_t item_size, size_t cap,
 	atomic_init(&ch->rx_seg, s);
 	atomic_init(&ch->rx_wait, 0);
 	atomic_init(&ch->tx_wait, 0);
+	atomic_init(&ch->rx_wait_op, 0);
 	ch->first = s;
 	ch->item_size = item_size;
 	ch->cap = cap;
@@ -224,19 +256,34 @@ static bool rx_ready(struct urt_chan *ch)
 		atomic_load_explicit(&ch->rx_seg, memory_order_acquire));
 }
 
-/* A receiver used up a wake-up without taking the item it announced:
- * hand it to another waiter while items are left. */
-static void rx_baton(struct urt_chan *ch)
+/* rx_pass's slow half: somebody waits. */
+static __attribute__((noinline)) void rx_pass_on(struct urt_chan *ch,
+						 uintptr_t w)
 {
-	uintptr_t w = atomic_load_explicit(&ch->rx_wait, memory_order_seq_cst);
-
-	if (w && rx_ready(ch))
+	if (rx_ready(ch))
 		rx_wake(ch, w);
 }
 
-static void rx_baton_locked(struct urt_chan *ch, struct urt__wakeset *ws)
+/*
+ * B (see the top of the file): a receiver that took an item or saw the
+ * end, or that leaves a wait it was woken from, and is registered nowhere
+ * now, wakes one waiter if the head is takeable. seq_cst: the load follows
+ * our take in the single total order (D1's other half is the waiter's
+ * registration and re-check); rx_ready's loads follow it.
+ */
+static inline void rx_pass(struct urt_chan *ch)
 {
-	if (rx_ready(ch))
+	uintptr_t w = atomic_load_explicit(&ch->rx_wait, memory_order_seq_cst);
+
+	if (w)
+		rx_pass_on(ch, w);
+}
+
+/* B under mu (thread receivers, queued tasks). */
+static void rx_pass_locked(struct urt_chan *ch, struct urt__wakeset *ws)
+{
+	if (atomic_load_explicit(&ch->rx_wait, memory_order_seq_cst) &&
+	    rx_ready(ch))
 		rx_wake_locked(ch, ws);
 }
 
@@ -267,14 +314,23 @@ static int grow(struct urt_chan *ch, struct urt__seg *s)
 		} else {
 			atomic_store_explicit(&s->next, ns,
 					      memory_order_release);
+			/* Seal s before ns is published. A sender reaches ns
+			 * only through tx_seg or through SHUT then next, so
+			 * SHUT happens before any publish in ns and precedes
+			 * it in the seq_cst order: a receiver whose re-check
+			 * (seq_cst tail load) still found s open precedes
+			 * that publish, whose rx_wait load then sees it (D1
+			 * across segments). Published first, ns could hold
+			 * items while s looks open and empty, and the SHUT
+			 * would wake nobody. Release: whoever sees SHUT sees
+			 * next. Claims made in s stay there and receivers
+			 * drain s first, so order per sender holds (a sender
+			 * never goes back to s). */
+			atomic_fetch_or_explicit(&s->tail, URT__SEG_SHUT,
+						 memory_order_seq_cst);
+			/* release: ns's initialised slots, to its senders */
 			atomic_store_explicit(&ch->tx_seg, ns,
 					      memory_order_release);
-			/* release: whoever sees SHUT also sees next. Claims
-			 * made in s before this stay there, and receivers
-			 * drain s before they move on: order per sender
-			 * holds (a sender never goes back to s). */
-			atomic_fetch_or_explicit(&s->tail, URT__SEG_SHUT,
-						 memory_order_release);
 		}
 	}
 	pthread_mutex_unlock(&ch->mu);
@@ -330,16 +386,17 @@ static int tx_send(struct urt_chan *ch, const void *item)
 	r = tx_put(ch, item);
 	if (r)
 		return r;
-	if (ch->oneshot) {
-		/* One item, once: the claim shut the tail; every receiver
-		 * must now learn of the item or of the end. */
-		urt_chan_close(ch);
-		return 0;
-	}
-	/* D1: after the publish (seq_cst store in urt__seg_publish). */
+	/* D1: after the publish (seq_cst store in urt__seg_publish). A
+	 * oneshot too: its close below is a no-op when someone closed it
+	 * already, and receivers that waited again since (the head was
+	 * claimed, not yet published) are woken by nothing else. */
 	w = atomic_load_explicit(&ch->rx_wait, memory_order_seq_cst);
 	if (w)
 		rx_wake(ch, w);
+	/* One item, once: the claim shut the tail; mark the channel closed
+	 * (the receiver we woke passes the end on to any others, B). */
+	if (ch->oneshot)
+		urt_chan_close(ch);
 	return 0;
 }
 
@@ -421,7 +478,8 @@ static __attribute__((noinline)) void tx_pump(struct urt_chan *ch)
 	urt__wakeset_flush(&ws);
 }
 
-/* rx_take, then the pump if a sender waits for room. Not under mu. */
+/* rx_take, then the pump if a sender waits for room. Not under mu. The
+ * caller passes on (B) once it is no longer registered. */
 static int rx_pop(struct urt_chan *ch, void *out)
 {
 	int r = rx_take(ch, out);
@@ -562,7 +620,10 @@ int urt_chan_try_recv(struct urt_chan *ch, void *out)
 {
 	int r = rx_pop(ch, out);
 
-	return r == URT_PENDING ? -EAGAIN : r;
+	if (r == URT_PENDING)
+		return -EAGAIN;
+	rx_pass(ch); /* B */
+	return r;
 }
 
 /* Slow paths of the blocking calls, out of line (see rx_wake_queue). */
@@ -626,12 +687,9 @@ static __attribute__((noinline)) int recv_block(struct urt_chan *ch,
 					 memory_order_seq_cst);
 		r = rx_take(ch, out);
 		if (r != URT_PENDING) {
-			if (w.state == URT__WS_QUEUED) {
-				rx_unqueue(ch, &w);
-			} else { /* granted meanwhile: pass it on */
-				w.state = URT__WS_IDLE;
-				rx_baton_locked(ch, &ws);
-			}
+			/* Still queued: a grant needs mu, held since the
+			 * push. */
+			rx_unqueue(ch, &w);
 			break;
 		}
 		r = urt__waiter_block(&w, &ch->mu, deadline);
@@ -647,6 +705,10 @@ static __attribute__((noinline)) int recv_block(struct urt_chan *ch,
 	}
 	if (r == 0 && tx_waiting(ch))
 		pump_locked(ch, &ws);
+	/* B, unqueued: an item or the end (-ETIME consumed no wake-up: a
+	 * waiter times out only while still queued). */
+	if (r != -ETIME)
+		rx_pass_locked(ch, &ws);
 	pthread_mutex_unlock(&ch->mu);
 	pthread_cond_destroy(&cv);
 	urt__wakeset_flush(&ws);
@@ -671,7 +733,10 @@ int urt_chan_recv_blocking(struct urt_chan *ch, void *out, uint64_t timeout_ns)
 	if (urt__current_worker())
 		return -EDEADLK;
 	r = rx_pop(ch, out);
-	return r == URT_PENDING ? recv_block(ch, out, timeout_ns) : r;
+	if (r == URT_PENDING)
+		return recv_block(ch, out, timeout_ns);
+	rx_pass(ch); /* B */
+	return r;
 }
 
 /* --- futures --------------------------------------------------------- */
@@ -787,6 +852,10 @@ static void rx_register(struct urt_chan *ch, struct urt_chan_op *op,
 		if (atomic_compare_exchange_weak_explicit(
 			    &ch->rx_wait, &w, w | t, memory_order_seq_cst,
 			    memory_order_relaxed)) {
+			/* relaxed: read only by recvs of this task, which
+			 * run after us (rx_slot_mine). */
+			atomic_store_explicit(&ch->rx_wait_op, (uintptr_t)op,
+					      memory_order_relaxed);
 			op->w.task = cx->task; /* owner-private in OP_SLOT */
 			op->w.n = OP_SLOT;
 			return;
@@ -800,11 +869,42 @@ static void rx_register(struct urt_chan *ch, struct urt_chan_op *op,
 	op->w.n = OP_QUEUED;
 }
 
-/* OP_SLOT: takes the task back out of rx_wait. False if a sender (or
- * close) took it first: that one wakes the task and drops the ref. */
+/*
+ * OP_SLOT: is op's own registration still in rx_wait? Sure when the slot
+ * holds op's task and rx_wait_op is op: only recvs of this task put it in
+ * the slot, each writes rx_wait_op after its CAS, and they run one after
+ * the other (polls of one task are ordered by the scheduler), so a later
+ * registration of the task by another recv has overwritten rx_wait_op
+ * before we read it (coherence), and no other recv stores op.
+ * The converse does not hold: a recv of another task that registered,
+ * was woken and replaced by us between its CAS and its store leaves its
+ * own op there. Then "not mine" is wrong; rx_leave_slot copes.
+ */
+static bool rx_slot_mine(struct urt_chan *ch, struct urt_chan_op *op)
+{
+	return (atomic_load_explicit(&ch->rx_wait, memory_order_relaxed) &
+		~RXQ) == (uintptr_t)op->w.task &&
+	       atomic_load_explicit(&ch->rx_wait_op, memory_order_relaxed) ==
+		       (uintptr_t)op;
+}
+
+/*
+ * OP_SLOT: takes op's task back out of rx_wait. True if that was op's own
+ * registration (no wake-up used). False if a sender (or close) took it
+ * first, which wakes the task and drops the ref; or if the slot held the
+ * task for a registration that may not be op's (another recv of this task,
+ * see rx_slot_mine): then we take it out all the same and wake the task,
+ * so that the other recv looks again and registers anew. A registration
+ * left behind would absorb a later wake-up meant for a real waiter; one
+ * removed without a wake would leave that recv waiting unregistered.
+ */
 static bool rx_leave_slot(struct urt_chan *ch, struct urt_chan_op *op)
 {
 	uintptr_t t = (uintptr_t)op->w.task;
+	/* Before the CAS: once the task is out, other tasks may register
+	 * and store their op (relaxed: see rx_slot_mine). */
+	bool mine = atomic_load_explicit(&ch->rx_wait_op,
+					 memory_order_relaxed) == (uintptr_t)op;
 	uintptr_t w = atomic_load_explicit(&ch->rx_wait, memory_order_relaxed);
 
 	op->w.task = NULL;
@@ -813,34 +913,33 @@ static bool rx_leave_slot(struct urt_chan *ch, struct urt_chan_op *op)
 		if (atomic_compare_exchange_weak_explicit(
 			    &ch->rx_wait, &w, w & RXQ, memory_order_relaxed,
 			    memory_order_relaxed)) {
-			urt__task_unref((struct urt_task *)t);
-			return true;
+			if (mine) {
+				/* not the last: the task is running */
+				urt__task_unref((struct urt_task *)t);
+				return true;
+			}
+			urt__task_wake_unref((struct urt_task *)t);
+			return false;
 		}
 	}
 	return false;
 }
 
 /* Leaves whatever wait a recv registered, after the re-check found an
- * item or the end; passes on a wake-up it may have used up. */
+ * item or the end. The caller then passes on (B), which covers a wake-up
+ * this recv was given meanwhile and used up. */
 static void rx_unregister(struct urt_chan *ch, struct urt_chan_op *op)
 {
-	struct urt__wakeset ws;
-
 	if (op->w.n == OP_SLOT) {
-		if (!rx_leave_slot(ch, op))
-			rx_baton(ch);
+		rx_leave_slot(ch, op);
 		return;
 	}
-	ws.n = 0;
 	pthread_mutex_lock(&ch->mu);
-	if (op->w.state == URT__WS_QUEUED) {
+	if (op->w.state == URT__WS_QUEUED)
 		rx_unqueue(ch, &op->w);
-	} else {
-		op->w.state = URT__WS_IDLE;
-		rx_baton_locked(ch, &ws);
-	}
+	else
+		op->w.state = URT__WS_IDLE; /* granted meanwhile */
 	pthread_mutex_unlock(&ch->mu);
-	urt__wakeset_flush(&ws);
 	op->w.n = OP_IDLE;
 }
 
@@ -853,17 +952,13 @@ static int recv_poll(struct urt_future *f, struct urt_cx *cx)
 	if (!cx || !cx->task)
 		return -EINVAL;
 	if (op->w.n == OP_SLOT) {
-		bool still = (atomic_load_explicit(&ch->rx_wait,
-						   memory_order_relaxed) &
-			      ~RXQ) == (uintptr_t)op->w.task;
-
-		if (still && !rx_ready(ch))
+		if (rx_slot_mine(ch, op) && !rx_ready(ch))
 			return URT_PENDING; /* spurious poll */
 		if (!urt__budget_spend(cx))
 			return URT_PENDING; /* cancel passes the wake on */
-		if (still)
-			rx_leave_slot(ch, op);
-		op->w.n = OP_IDLE;
+		/* If still there. A take (then B) or a new registration
+		 * follows. */
+		rx_leave_slot(ch, op);
 	} else if (op->w.n == OP_QUEUED) {
 		/* state is written by granters under ch->mu */
 		pthread_mutex_lock(&ch->mu);
@@ -890,12 +985,14 @@ static int recv_poll(struct urt_future *f, struct urt_cx *cx)
 		return URT_PENDING;
 	}
 	r = rx_pop(ch, op->buf);
-	if (r != URT_PENDING)
-		return r;
-	rx_register(ch, op, cx);
-	r = rx_pop(ch, op->buf); /* D1: look again after registering */
-	if (r != URT_PENDING)
+	if (r == URT_PENDING) {
+		rx_register(ch, op, cx);
+		r = rx_pop(ch, op->buf); /* D1: look again after registering */
+		if (r == URT_PENDING)
+			return r;
 		rx_unregister(ch, op);
+	}
+	rx_pass(ch); /* B: registered nowhere now */
 	return r;
 }
 
@@ -908,7 +1005,7 @@ static void recv_cancel(struct urt_future *f, struct urt_cx *cx)
 	(void)cx;
 	if (op->w.n == OP_SLOT) {
 		if (!rx_leave_slot(ch, op))
-			rx_baton(ch); /* woken, and leaving: pass it on */
+			rx_pass(ch); /* B: woken, and leaving */
 	} else if (op->w.n == OP_QUEUED) {
 		pthread_mutex_lock(&ch->mu);
 		if (op->w.state == URT__WS_QUEUED) {
@@ -916,8 +1013,8 @@ static void recv_cancel(struct urt_future *f, struct urt_cx *cx)
 		} else if (op->w.res < 0) { /* cancelled twice */
 			pthread_mutex_unlock(&ch->mu);
 			return;
-		} else { /* granted, and leaving: pass it on */
-			rx_baton_locked(ch, &ws);
+		} else { /* B: granted, and leaving */
+			rx_pass_locked(ch, &ws);
 		}
 		pthread_mutex_unlock(&ch->mu);
 		urt__wakeset_flush(&ws);
@@ -960,6 +1057,19 @@ struct urt_future *urt_chan_recv(struct urt_chan_op *op, struct urt_chan *ch,
 size_t urt__chan_item_size(struct urt_chan *ch)
 {
 	return ch->item_size;
+}
+
+size_t urt__chan_rx_waiters(struct urt_chan *ch)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&ch->mu);
+	for (struct urt_waiter *w = ch->recvq.head; w; w = w->next)
+		n++;
+	if (atomic_load_explicit(&ch->rx_wait, memory_order_relaxed) & ~RXQ)
+		n++;
+	pthread_mutex_unlock(&ch->mu);
+	return n;
 }
 
 /* ---------------------------------------------------------------------

@@ -96,7 +96,7 @@ static inline int urt__seg_claim(struct urt__seg *s, uint64_t *pos,
 				 uint64_t shut_with)
 {
 	/* acquire: a SHUT seen here orders the read of s->next after it
-	 * (the grower stores next, then sets SHUT with release). */
+	 * (the grower stores next, then sets SHUT with a seq_cst RMW). */
 	uint64_t t = atomic_load_explicit(&s->tail, memory_order_acquire);
 
 	for (;;) {

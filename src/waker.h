@@ -71,6 +71,13 @@ URT__HIDDEN int urt__waiter_block(struct urt_waiter *w, pthread_mutex_t *mu,
 /* chan.c: the item size of a channel (for stream.c). */
 struct urt_chan;
 URT__HIDDEN size_t urt__chan_item_size(struct urt_chan *ch);
+/*
+ * For tests: receivers waiting on ch now (a snapshot): the rx_wait slot's
+ * task, if any, and every queued waiter. A queued thread or task counted
+ * here has already made its re-check (both happen under ch->mu); a task in
+ * the slot may still be making it.
+ */
+URT__HIDDEN size_t urt__chan_rx_waiters(struct urt_chan *ch);
 
 /*
  * The lock of a channel or primitive: held for a few dozen instructions
