@@ -227,12 +227,7 @@ void urt__tpoll_begin_slow(struct urt__worker *w, uint64_t task,
 
 	if (!p)
 		return;
-	p->task = task;
-	p->depth = depth > 0xffff ? 0xffff : (uint16_t)depth;
-	p->pad = 0;
-	p->flags = 0;
-	p->type = URT_TR_POLL;
-	b->poll = p;
+	urt__tpoll_fill(b, p, task, depth);
 	p->tick = tick(b);
 }
 

@@ -103,6 +103,19 @@ static inline uint64_t urt__rdtsc(void)
 #endif
 }
 
+/* Fills a new poll record but its tick, and makes it b's open poll. */
+static inline void urt__tpoll_fill(struct urt__tbuf *b,
+				   struct urt_trace_poll *p, uint64_t task,
+				   uint32_t depth)
+{
+	p->task = task;
+	p->depth = depth > 0xffff ? 0xffff : (uint16_t)depth;
+	p->pad = 0;
+	p->flags = 0;
+	p->type = URT_TR_POLL;
+	b->poll = p;
+}
+
 static inline void urt__tpoll_begin(struct urt__tbuf *b,
 				    struct urt__worker *w, uint64_t task,
 				    uint32_t depth)
@@ -114,12 +127,7 @@ static inline void urt__tpoll_begin(struct urt__tbuf *b,
 		return;
 	}
 	b->pos += URT_TRACE_REC_BYTES;
-	p->task = task;
-	p->depth = depth > 0xffff ? 0xffff : (uint16_t)depth;
-	p->pad = 0;
-	p->flags = 0;
-	p->type = URT_TR_POLL;
-	b->poll = p;
+	urt__tpoll_fill(b, p, task, depth);
 	p->tick = urt__rdtsc(); /* last: the poll starts now */
 }
 

@@ -220,10 +220,7 @@ int ust_decode_batch(struct ust_decoder *d, const void *batch, size_t size,
  * Whole logs
  * ------------------------------------------------------------------- */
 
-static int fail(int err, const char *path, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(int err, const char *path, const char *fmt, ...)
+int ust_fail(int err, const char *path, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -276,19 +273,19 @@ int ust_log_parse(const unsigned char *buf, size_t len, const char *path,
 
 	if (len < sizeof(*hdr))
 		return len >= 8 && memcmp(buf, UST_LOG_MAGIC, 8)
-			   ? fail(-EINVAL, path, "not a ustrace log")
-			   : fail(-EBADMSG, path,
+			   ? ust_fail(-EINVAL, path, "not a ustrace log")
+			   : ust_fail(-EBADMSG, path,
 				  "truncated: %zu bytes, a header needs %zu",
 				  len, sizeof(*hdr));
 	memcpy(hdr, buf, sizeof(*hdr));
 	if (memcmp(hdr->magic, UST_LOG_MAGIC, 8))
-		return fail(-EINVAL, path, "not a ustrace log (bad magic)");
+		return ust_fail(-EINVAL, path, "not a ustrace log (bad magic)");
 	if (hdr->version != 1 && hdr->version != UST_LOG_VERSION)
-		return fail(-EINVAL, path, "log version %u, this reads 1 and %u",
+		return ust_fail(-EINVAL, path, "log version %u, this reads 1 and %u",
 			    hdr->version, UST_LOG_VERSION);
 	if (hdr->event_size < sizeof(struct ust_event) ||
 	    hdr->event_size > MAX_EVENT_SIZE)
-		return fail(-EBADMSG, path, "corrupt header: event size %u",
+		return ust_fail(-EBADMSG, path, "corrupt header: event size %u",
 			    hdr->event_size);
 	hdr->comm[sizeof(hdr->comm) - 1] = 0;
 	buf += sizeof(*hdr);
@@ -296,7 +293,7 @@ int ust_log_parse(const unsigned char *buf, size_t len, const char *path,
 	if (hdr->version == 1) {
 		n = body / hdr->event_size;
 		if (body % hdr->event_size)
-			return fail(-EBADMSG, path,
+			return ust_fail(-EBADMSG, path,
 				    "truncated: %zu whole records, then %zu "
 				    "stray bytes",
 				    n, body % hdr->event_size);
@@ -316,7 +313,7 @@ int ust_log_parse(const unsigned char *buf, size_t len, const char *path,
 
 		n = item_size(buf + off, body - off, hdr->event_size);
 		if (!n)
-			return fail(-EBADMSG, path,
+			return ust_fail(-EBADMSG, path,
 				    "truncated: %zu whole records, then %zu "
 				    "stray bytes",
 				    items, body - off);
@@ -326,7 +323,7 @@ int ust_log_parse(const unsigned char *buf, size_t len, const char *path,
 		    h->version != URT_TRACE_FORMAT_VERSION ||
 		    h->bytes != rb->bytes ||
 		    (h->bytes - sizeof(*h)) % URT_TRACE_REC_BYTES)
-			return fail(-EBADMSG, path,
+			return ust_fail(-EBADMSG, path,
 				    "corrupt batch of liburt records at byte "
 				    "%zu",
 				    sizeof(*hdr) + off);

@@ -37,6 +37,10 @@ typedef void (*ust_decode_fn)(void *ctx, const struct ust_event *e);
 int ust_decode_batch(struct ust_decoder *d, const void *batch, size_t size,
 		     ust_decode_fn fn, void *ctx);
 
+/* Says "ustrace: PATH: " and the message on stderr; returns err. */
+int ust_fail(int err, const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /*
  * Reads a whole log of len bytes (header included, either version) and
  * calls fn for each event in log order (a version 2 log's batches decoded

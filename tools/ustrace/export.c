@@ -15,18 +15,6 @@
 #include "export.h"
 #include "export_model.h"
 
-static int fail(int err, const char *path, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "ustrace: %s: ", path);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return err;
-}
-
 const char *ust_x_us(uint64_t ns, char buf[32])
 {
 	snprintf(buf, 32, "%llu.%03llu", (unsigned long long)(ns / 1000),
@@ -69,7 +57,7 @@ static int slurp(const char *path, unsigned char **bufp, size_t *lenp)
 	int err = 0;
 
 	if (!f)
-		return fail(-errno, path, "cannot open: %s", strerror(errno));
+		return ust_fail(-errno, path, "cannot open: %s", strerror(errno));
 	for (;;) {
 		if (len == cap) {
 			cap = cap ? cap * 2 : 1 << 16;
@@ -84,7 +72,7 @@ static int slurp(const char *path, unsigned char **bufp, size_t *lenp)
 		len += n;
 		if (n == 0) {
 			if (ferror(f))
-				err = fail(-EIO, path, "read error");
+				err = ust_fail(-EIO, path, "read error");
 			break;
 		}
 	}
@@ -738,7 +726,7 @@ static int write_one(const struct ust_x_model *m, const char *dir,
 	snprintf(path, len, "%s/%s", dir, name);
 	f = fopen(path, "w");
 	if (!f) {
-		err = fail(-errno, path, "cannot create: %s", strerror(errno));
+		err = ust_fail(-errno, path, "cannot create: %s", strerror(errno));
 		free(path);
 		return err;
 	}
@@ -746,7 +734,7 @@ static int write_one(const struct ust_x_model *m, const char *dir,
 	if (fclose(f) && !err)
 		err = -EIO;
 	if (err)
-		fail(err, path, "write failed");
+		ust_fail(err, path, "write failed");
 	free(path);
 	return err;
 }
@@ -765,12 +753,12 @@ int ust_export_all(const char *log_path, const char *out_dir, FILE *summary_out)
 	err = build(&m, ev, n);
 	free(ev);
 	if (err) {
-		fail(err, log_path, "out of memory");
+		ust_fail(err, log_path, "out of memory");
 		goto out;
 	}
 	if (mkdir(out_dir, 0777) && errno != EEXIST) {
 		err =
-		    fail(-errno, out_dir, "cannot create: %s", strerror(errno));
+		    ust_fail(-errno, out_dir, "cannot create: %s", strerror(errno));
 		goto out;
 	}
 	err = write_one(&m, out_dir, UST_EXPORT_JSON, ust_x_write_json);
