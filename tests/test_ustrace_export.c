@@ -327,18 +327,36 @@ static void header_init(struct ust_log_header *h, size_t nworkers)
 	strcpy(h->comm, "demo \"q\"<b>");
 }
 
-/* Writes the events in reverse: the exporter must sort them itself. */
-static void write_log(const char *path, const struct log *l)
+static void write_events(const char *path, const struct log *l, int reverse)
 {
 	struct ust_log_header h;
 	FILE *f = fopen(path, "wb");
 
 	assert_non_null(f);
-	header_init(&h, 3); /* both scenario() and demo_log() have three */
+	header_init(&h, 3); /* every canned log has three workers */
 	assert_int_equal(fwrite(&h, sizeof(h), 1, f), 1);
-	for (size_t i = l->n; i-- > 0;)
+	for (size_t k = 0; k < l->n; k++) {
+		size_t i = reverse ? l->n - 1 - k : k;
+
 		assert_int_equal(fwrite(&l->ev[i], sizeof(l->ev[i]), 1, f), 1);
+	}
 	assert_int_equal(fclose(f), 0);
+}
+
+/* Writes the events in reverse: the exporter must sort them itself. */
+static void write_log(const char *path, const struct log *l)
+{
+	write_events(path, l, 1);
+}
+
+/*
+ * Writes the events in order. A 0 ns poll's begin and end share a
+ * timestamp, and the exporter breaks ties by position in the log, as
+ * liburt's batches give them per worker.
+ */
+static void write_log_in_order(const char *path, const struct log *l)
+{
+	write_events(path, l, 0);
 }
 
 /* ---- scratch directories ---------------------------------------------- */
@@ -793,6 +811,46 @@ static void check_nesting(const struct parsed *p)
 		}
 }
 
+/* On a worker's poll track (odd tid) no two slices share any time. */
+static void check_polls_disjoint(const struct parsed *p)
+{
+	for (size_t i = 0; i < p->nx; i++)
+		for (size_t j = 0; j < p->nx; j++) {
+			const struct slice *a = &p->x[i], *b = &p->x[j];
+
+			if (i == j || a->tid != b->tid || a->tid % 2 == 0)
+				continue;
+			assert_false(a->b < b->e && b->b < a->e);
+		}
+}
+
+/* The end (ns) of the one slice on tid that begins at b and is drawn
+ * `dur` long; fails unless there is exactly one. */
+static void assert_slice(const struct parsed *p, long long tid, long long b,
+			 long long dur)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->nx; i++)
+		n += p->x[i].tid == tid && p->x[i].b == b &&
+		     p->x[i].e - p->x[i].b == dur;
+	assert_int_equal(n, 1);
+}
+
+/* The time of the one flow event called name, its start or its end. */
+static long long flow_ts(const struct parsed *p, const char *name, int start)
+{
+	const struct flow *f = NULL;
+
+	for (size_t i = 0; i < p->nfl; i++)
+		if (!strcmp(p->fl[i].name, name) && p->fl[i].start == start) {
+			assert_null(f);
+			f = &p->fl[i];
+		}
+	assert_non_null(f);
+	return f->ts;
+}
+
 static int has_flow(const struct parsed *p, const char *name, long long ta,
 		    long long tb)
 {
@@ -856,19 +914,17 @@ static void test_json_is_strict_and_flows_bind_inside_slices(void **state)
 	tmp_free(&t);
 }
 
-static void test_same_log_gives_byte_identical_files(void **state)
+/* Exports t->log again into t->out2: the same three files, byte for byte. */
+static void assert_export_is_stable(const struct tmp *t)
 {
 	static const char *const files[] = {UST_EXPORT_JSON, UST_EXPORT_HTML,
 					    UST_EXPORT_SUMMARY};
-	struct tmp t;
 
-	(void)state;
-	export_canned(&t, NULL);
-	assert_int_equal(ust_export_all(t.log, t.out2, NULL), 0);
+	assert_int_equal(ust_export_all(t->log, t->out2, NULL), 0);
 	for (size_t i = 0; i < 3; i++) {
 		size_t la, lb;
-		char *a = slurp(t.out, files[i], &la);
-		char *b = slurp(t.out2, files[i], &lb);
+		char *a = slurp(t->out, files[i], &la);
+		char *b = slurp(t->out2, files[i], &lb);
 
 		assert_true(la > 100);
 		assert_int_equal(la, lb);
@@ -876,6 +932,15 @@ static void test_same_log_gives_byte_identical_files(void **state)
 		free(a);
 		free(b);
 	}
+}
+
+static void test_same_log_gives_byte_identical_files(void **state)
+{
+	struct tmp t;
+
+	(void)state;
+	export_canned(&t, NULL);
+	assert_export_is_stable(&t);
 	tmp_free(&t);
 }
 
@@ -1237,12 +1302,159 @@ static void test_generated_run_keeps_every_invariant(void **state)
 	assert_int_equal(p.npoll_x, pairs);
 	check_flows_bind(&p);
 	check_nesting(&p);
+	check_polls_disjoint(&p);
 	for (size_t i = 0; i < p.nfl; i++)
 		hop_flows += p.fl[i].start && !strcmp(p.fl[i].name, "hop");
 	assert_int_equal(hop_flows, hops);
 	sum = slurp(t.out, UST_EXPORT_SUMMARY, NULL);
 	snprintf(want, sizeof(want), "  hops      %zu ", hops);
 	assert_non_null(strstr(sum, want));
+	parsed_free(&p);
+	free(sum);
+	free(json);
+	tmp_free(&t);
+}
+
+/*
+ * A TSC that steps 10 ns measures a bare yield as 0 ns. Task 1 polls 0 ns
+ * on w0 (waking task 6 in it), hops to w1 and polls 0 ns there; each is
+ * followed 10 ns later by another poll on its worker. Task 6 runs 0 ns on
+ * w2 as it unparks, and the next poll there begins exactly 2 ns later.
+ */
+static void zero_polls(struct log *l)
+{
+	memset(l, 0, sizeof(*l));
+	for (uint16_t w = 0; w < 3; w++)
+		ev(l, UST_WORKER_START, 0, 0, w, 0, 100u + w, 0);
+	ev(l, UST_PARK, 500, 0, 2, 0, URT_TRP_IDLE, 0);
+	ev(l, UST_POLL_BEGIN, 1000, 1, 0, 0, 0, 0);
+	ev(l, UST_WAKE, 1000, 6, 0, 0, URT_TRW_LOCAL, 0);
+	ev(l, UST_POLL_END, 1000, 1, 0, 0, 0, 0);
+	poll(l, 9, 0, 1010, 1500, 0, 1);
+	ev(l, UST_MIGRATE, 1100, 1, 1, 0, URT_TRM_STOLEN, 0);
+	poll(l, 1, 1, 1200, 1200, 0, 1);
+	poll(l, 2, 1, 1210, 1800, 0, 1);
+	ev(l, UST_UNPARK, 2000, 0, 2, 0, URT_TRP_NOTIFIED, 0);
+	poll(l, 6, 2, 2000, 2000, 0, 1);
+	poll(l, 7, 2, 2002, 2400, 0, 1);
+	ev(l, UST_TARGET_EXIT, 3000, 0, NW, 0, 0, 0);
+}
+
+static void test_zero_ns_polls_are_widened_so_every_arrow_binds(void **state)
+{
+	struct parsed p;
+	struct log l;
+	struct tmp t;
+	size_t len;
+	char *json, *sum, *html;
+	const char *at;
+
+	(void)state;
+	tmp_init(&t);
+	zero_polls(&l);
+	write_log_in_order(t.log, &l);
+	free(l.ev);
+	assert_int_equal(ust_export_all(t.log, t.out, NULL), 0);
+	json = slurp(t.out, UST_EXPORT_JSON, &len);
+	walk_trace(json, len, &p);
+	assert_int_equal(p.npoll_x, 6);
+	/* the three 0 ns polls are drawn 2 ns long, the others as recorded */
+	assert_slice(&p, 1, 1000, 2);
+	assert_slice(&p, 3, 1200, 2);
+	assert_slice(&p, 5, 2000, 2);
+	assert_slice(&p, 1, 1010, 490);
+	assert_slice(&p, 5, 2002, 398);
+	check_polls_disjoint(&p);
+	check_nesting(&p);
+	check_flows_bind(&p);
+	/* the hop leaves task 1's 0 ns slice on w0 and enters the one on w1 */
+	assert_int_equal(p.nfl, 4);
+	assert_true(has_flow(&p, "hop", 1, 3));
+	assert_int_equal(flow_ts(&p, "hop", 1), 1001);
+	assert_int_equal(flow_ts(&p, "hop", 0), 1201);
+	/* the wake leaves the same slice on w0 and enters task 6's on w2 */
+	assert_true(has_flow(&p, "wake", 1, 5));
+	assert_int_equal(flow_ts(&p, "wake", 1), 1001);
+	assert_int_equal(flow_ts(&p, "wake", 0), 2001);
+	/* labels give the recorded duration, not the drawn width */
+	assert_int_equal(count(json, "\"dur_ns\":0}"), 3);
+	assert_int_equal(count(json, "\"dur_ns\":2}"), 0);
+	html = slurp(t.out, UST_EXPORT_HTML, NULL);
+	assert_int_equal(count(html, "<path class=\"hop\""), 1);
+	assert_int_equal(count(html, "<path class=\"wk\""), 1);
+	assert_int_equal(count(html, ", 2 ns, "), 0);
+	assert_int_equal(count(html, ", 0 ns, "), 3);
+
+	sum = slurp(t.out, UST_EXPORT_SUMMARY, NULL);
+	assert_non_null(strstr(sum, "arrows    1 hop, 1 wake; dropped 0 "));
+	/* the summary keeps the recorded times: three polls of 0 ns */
+	at = strstr(sum, "poll time: 6 samples");
+	assert_non_null(at);
+	at = strstr(at, " 0 -> 0 : ");
+	assert_non_null(at);
+	assert_int_equal(strtoll(at + strlen(" 0 -> 0 : "), NULL, 10), 3);
+	at = strstr(sum, "longest polls");
+	assert_non_null(at);
+	assert_int_equal(count(at, " 0 ns "), 3);
+	assert_int_equal(count(at, " 2 ns "), 0);
+	assert_export_is_stable(&t);
+	parsed_free(&p);
+	free(html);
+	free(sum);
+	free(json);
+	tmp_free(&t);
+}
+
+/*
+ * Where a 0 ns poll cannot be widened, its arrow is dropped and counted:
+ * tasks 1 and 2 hop from w1 to w0 and poll 0 ns there at the same
+ * instant, so task 1's slice has no room; task 3 hops to w2 and polls
+ * 0 ns just as the OS preempts w2 (1 ns later).
+ */
+static void test_zero_ns_poll_without_room_drops_its_arrow(void **state)
+{
+	struct parsed p;
+	struct log l;
+	struct tmp t;
+	size_t len;
+	char *json, *sum;
+
+	(void)state;
+	tmp_init(&t);
+	memset(&l, 0, sizeof(l));
+	for (uint16_t w = 0; w < 3; w++)
+		ev(&l, UST_WORKER_START, 0, 0, w, 0, 100u + w, 0);
+	poll(&l, 1, 1, 500, 600, 0, 0);
+	poll(&l, 2, 1, 700, 800, 0, 0);
+	ev(&l, UST_MIGRATE, 900, 1, 0, 1, URT_TRM_STOLEN, 0);
+	ev(&l, UST_MIGRATE, 950, 2, 0, 1, URT_TRM_STOLEN, 0);
+	poll(&l, 1, 0, 1000, 1000, 0, 1);
+	poll(&l, 2, 0, 1000, 1000, 0, 1);
+	poll(&l, 3, 1, 1100, 1300, 0, 0);
+	poll(&l, 3, 2, 3000, 3000, 0, 1);
+	ev(&l, UST_SCHED_SWITCH, 3001, 0, NW, 0, 1, 7777);
+	l.ev[l.n - 1].tid = 102;
+	ev(&l, UST_SCHED_SWITCH_IN, 5000, 0, NW, 0, 0, 7777);
+	l.ev[l.n - 1].tid = 102;
+	write_log_in_order(t.log, &l);
+	free(l.ev);
+	assert_int_equal(ust_export_all(t.log, t.out, NULL), 0);
+	json = slurp(t.out, UST_EXPORT_JSON, &len);
+	walk_trace(json, len, &p); /* strict JSON */
+	assert_int_equal(p.npoll_x, 6);
+	assert_slice(&p, 1, 1000, 0); /* task 2 begins at its end */
+	assert_slice(&p, 1, 1000, 2); /* task 2: nothing follows on w0 */
+	assert_slice(&p, 5, 3000, 0); /* the preemption follows at once */
+	check_polls_disjoint(&p);
+	check_nesting(&p);
+	check_flows_bind(&p);
+	/* only task 2's hop is drawn, into its widened slice */
+	assert_int_equal(p.nfl, 2);
+	assert_true(has_flow(&p, "hop", 3, 1));
+	assert_int_equal(flow_ts(&p, "hop", 0), 1001);
+	sum = slurp(t.out, UST_EXPORT_SUMMARY, NULL);
+	assert_non_null(strstr(sum, "  hops      3 "));
+	assert_non_null(strstr(sum, "arrows    1 hop, 0 wake; dropped 2 "));
 	parsed_free(&p);
 	free(sum);
 	free(json);
@@ -1279,6 +1491,9 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_empty_log_exports_empty_views),
 	    cmocka_unit_test(test_generated_run_keeps_every_invariant),
 	    cmocka_unit_test(test_log_without_polls_counts_migrations),
+	    cmocka_unit_test(
+		test_zero_ns_polls_are_widened_so_every_arrow_binds),
+	    cmocka_unit_test(test_zero_ns_poll_without_room_drops_its_arrow),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

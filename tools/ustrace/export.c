@@ -578,9 +578,10 @@ static int replay_one(struct ust_x_model *m, const struct ust_event *e,
 }
 
 /*
- * Places each flow's endpoints strictly inside its two slices (one ns in
- * from the edges) and drops those that cannot be: an open slice, a slice
- * under 2 ns, or an arrow that would run backwards in time.
+ * Places each flow's endpoints strictly inside its two drawn slices (one ns
+ * in from the edges) and drops those that cannot be: an open slice, a
+ * slice under 2 ns that widen() could not widen, or an arrow that would
+ * run backwards in time.
  */
 static void finish_flows(struct ust_x_model *m)
 {
@@ -588,8 +589,8 @@ static void finish_flows(struct ust_x_model *m)
 
 	for (size_t i = 0; i < m->nflows; i++) {
 		struct ust_x_flow f = m->flows[i];
-		const struct ust_x_poll *a = &m->polls[f.pa];
-		const struct ust_x_poll *b = &m->polls[f.pb];
+		const struct ust_x_poll *a = &m->drawn[f.pa];
+		const struct ust_x_poll *b = &m->drawn[f.pb];
 
 		if (!a->closed || !b->closed || a->e - a->b < 2 ||
 		    b->e - b->b < 2) {
@@ -655,6 +656,80 @@ static int nest_spans(struct ust_x_model *m)
 	return 0;
 }
 
+/* One worker's state while widen() walks the polls. */
+struct lane {
+	uint64_t next_b; /* begin of the worker's next poll; none: max */
+	size_t span;	 /* its first span not yet looked at */
+	uint64_t span_e; /* the latest end of the spans before that one */
+};
+
+/*
+ * Fills m->drawn. The TSC steps 10 ns on some machines, so a bare yield
+ * often measures 0 ns, and a slice under 2 ns has no inside for a flow
+ * arrow to bind to. Such a closed poll is drawn 2 ns long from its
+ * recorded start: below the clock's resolution, so it shows nothing the
+ * clock could tell apart. Only the drawn slice is widened, never the
+ * recorded data: m->polls keep their times, and the summary (poll-time
+ * histogram, longest polls, busy time) reads those. A slice is widened
+ * only where that overlaps nothing else drawn for its worker: the worker's
+ * next poll begins at or after the widened end, and no parked or preempted
+ * span of the worker covers any of the added time. Else it stays as
+ * recorded and its arrows are dropped (flows_dropped). Needs the spans
+ * sorted by worker and start (nest_spans()) and the polls in event order,
+ * so chronological per worker.
+ */
+static int widen(struct ust_x_model *m)
+{
+	struct lane *lane = calloc(m->nworkers + 1, sizeof(*lane));
+	struct ust_x_poll *d = malloc((m->npolls + 1) * sizeof(*d));
+
+	if (!lane || !d) {
+		free(lane);
+		free(d);
+		return -ENOMEM;
+	}
+	if (m->npolls)
+		memcpy(d, m->polls, m->npolls * sizeof(*d));
+	m->drawn = d;
+	for (uint32_t w = 0; w < m->nworkers; w++) {
+		lane[w].next_b = UINT64_MAX;
+		lane[w].span = m->nspans;
+	}
+	/* backwards: the worker's next poll must begin at or after b + 2
+	 * (tested so that b + 2 cannot wrap on a garbage timestamp) */
+	for (size_t i = m->npolls; i-- > 0;) {
+		struct lane *l = &lane[d[i].worker];
+
+		if (d[i].closed && d[i].e - d[i].b < 2 && l->next_b >= d[i].b &&
+		    l->next_b - d[i].b >= 2)
+			d[i].e = d[i].b + 2;
+		l->next_b = d[i].b;
+	}
+	for (size_t i = m->nspans; i-- > 0;)
+		lane[m->spans[i].worker].span = i;
+	/* forwards: no span of the worker may begin before the widened end
+	 * and end after the recorded one; b + 2 never decreases per worker,
+	 * so each worker's spans are walked once */
+	for (size_t i = 0; i < m->npolls; i++) {
+		struct lane *l = &lane[d[i].worker];
+		uint64_t e = m->polls[i].e;
+
+		if (d[i].e == e)
+			continue;
+		while (l->span < m->nspans &&
+		       m->spans[l->span].worker == d[i].worker &&
+		       m->spans[l->span].b < d[i].e) {
+			if (m->spans[l->span].e > l->span_e)
+				l->span_e = m->spans[l->span].e;
+			l->span++;
+		}
+		if (l->span_e > e)
+			d[i].e = e;
+	}
+	free(lane);
+	return 0;
+}
+
 static int build(struct ust_x_model *m, const struct sev *ev, size_t n)
 {
 	int err = prepass(m, ev, n);
@@ -696,14 +771,28 @@ static int build(struct ust_x_model *m, const struct sev *ev, size_t n)
 	for (size_t i = 0; i < m->cap_tasks; i++)
 		if (m->tasks[i].used && m->tasks[i].wake_pending)
 			m->wakes_never_ran++;
-	finish_flows(m);
-	return nest_spans(m);
+	return 0;
+}
+
+/* Completes the model build() made: spans nested, polls drawn, flows
+ * bound. Called once the events are freed, so the drawn copy of the polls
+ * adds nothing to the peak. */
+static int finish(struct ust_x_model *m)
+{
+	int err = nest_spans(m);
+
+	if (!err)
+		err = widen(m);
+	if (!err)
+		finish_flows(m);
+	return err;
 }
 
 static void model_free(struct ust_x_model *m)
 {
 	free(m->w);
 	free(m->polls);
+	free(m->drawn);
 	free(m->spans);
 	free(m->flows);
 	free(m->marks);
@@ -741,7 +830,7 @@ static int write_one(const struct ust_x_model *m, const char *dir,
 
 int ust_export_all(const char *log_path, const char *out_dir, FILE *summary_out)
 {
-	struct ust_x_model m;
+	struct ust_x_model m, drawn;
 	struct sev *ev = NULL;
 	size_t n = 0;
 	int err;
@@ -752,6 +841,8 @@ int ust_export_all(const char *log_path, const char *out_dir, FILE *summary_out)
 		return err;
 	err = build(&m, ev, n);
 	free(ev);
+	if (!err)
+		err = finish(&m);
 	if (err) {
 		ust_fail(err, log_path, "out of memory");
 		goto out;
@@ -761,9 +852,14 @@ int ust_export_all(const char *log_path, const char *out_dir, FILE *summary_out)
 		    ust_fail(-errno, out_dir, "cannot create: %s", strerror(errno));
 		goto out;
 	}
-	err = write_one(&m, out_dir, UST_EXPORT_JSON, ust_x_write_json);
+	/* the timelines draw the widened polls, the summary the recorded */
+	drawn = m;
+	drawn.polls = m.drawn;
+	drawn.recorded = m.polls;
+	err = write_one(&drawn, out_dir, UST_EXPORT_JSON, ust_x_write_json);
 	if (!err)
-		err = write_one(&m, out_dir, UST_EXPORT_HTML, ust_x_write_html);
+		err = write_one(&drawn, out_dir, UST_EXPORT_HTML,
+				ust_x_write_html);
 	if (!err)
 		err = write_one(&m, out_dir, UST_EXPORT_SUMMARY,
 				ust_x_write_summary);

@@ -360,7 +360,8 @@ static void polls(const struct ust_x_model *m, FILE *f, size_t *limit)
 			"%s, %s, queue %u%s</title></rect>\n",
 			lane_y(p->worker) + BAR_Y, BAR_H,
 			ust_x_task_hue(p->task), (unsigned long long)p->task,
-			p->worker, ust_x_us(p->b, b1), hhuman(p->e - p->b, b2),
+			p->worker, ust_x_us(p->b, b1),
+			hhuman(ust_x_recorded_ns(m, i), b2),
 			p->ready ? "ready" : "pending", p->depth,
 			p->longp ? ", LONG POLL" : "");
 	}

@@ -120,7 +120,8 @@ static void meta(FILE *f, unsigned pid, unsigned tid, const char *what,
 	fputs("}}", f);
 }
 
-static void poll_ev(FILE *f, unsigned pid, const struct ust_x_poll *p)
+static void poll_ev(FILE *f, unsigned pid, const struct ust_x_poll *p,
+		    uint64_t recorded_ns)
 {
 	char b1[32], b2[32];
 
@@ -133,7 +134,7 @@ static void poll_ev(FILE *f, unsigned pid, const struct ust_x_poll *p)
 		ust_x_us(p->e - p->b, b2), (unsigned long long)p->task,
 		(unsigned long long)p->task, p->worker,
 		p->ready ? "ready" : "pending", p->depth,
-		(unsigned long long)(p->e - p->b),
+		(unsigned long long)recorded_ns,
 		p->longp ? ",\"long_poll\":true" : "");
 }
 
@@ -308,7 +309,8 @@ int ust_x_write_json(const struct ust_x_model *m, FILE *f)
 		fputs(",\n", f);
 		switch (it[i].kind) {
 		case IT_POLL:
-			poll_ev(f, pid, &m->polls[it[i].idx]);
+			poll_ev(f, pid, &m->polls[it[i].idx],
+				ust_x_recorded_ns(m, it[i].idx));
 			break;
 		case IT_SPAN:
 			span_ev(f, pid, &m->spans[it[i].idx]);

@@ -40,8 +40,8 @@ enum ust_x_flow_kind { UST_X_HOP, UST_X_WAKE };
 
 /*
  * An arrow from poll pa (at ta, inside it) to poll pb (at tb, inside it).
- * Built only when both endpoints lie strictly inside closed polls, so a
- * flow always binds to its slices.
+ * Built only when both endpoints lie strictly inside closed polls as drawn
+ * (ust_x_model.drawn), so a flow always binds to its slices.
  */
 struct ust_x_flow {
 	uint64_t ta, tb;
@@ -90,8 +90,16 @@ struct ust_x_model {
 	uint32_t nworkers;
 	struct ust_x_worker *w;
 
-	struct ust_x_poll *polls;
+	struct ust_x_poll *polls; /* as recorded: the summary's */
 	size_t npolls, cap_polls;
+	/* the same npolls as trace.json and timeline.html draw them: a poll
+	 * under 2 ns widened to 2 where it overlaps nothing (widen() in
+	 * export.c); those writers get a copy of the model whose polls point
+	 * here */
+	struct ust_x_poll *drawn;
+	/* in that copy: the polls as recorded (durations shown in labels);
+	 * NULL in the model itself */
+	const struct ust_x_poll *recorded;
 	struct ust_x_span *spans;
 	size_t nspans, cap_spans;
 	struct ust_x_flow *flows;
@@ -113,7 +121,9 @@ struct ust_x_model {
 	uint64_t poll_unmatched_begin, poll_unmatched_end;
 	uint64_t hops_total, wakes_total, wakes_cross, wakes_foreign;
 	uint64_t wakes_never_ran;
-	uint64_t flows_dropped; /* an endpoint not strictly inside a slice */
+	/* an endpoint not strictly inside a drawn slice: an open poll, one
+	 * under 2 ns that could not be widened, or an arrow backwards */
+	uint64_t flows_dropped;
 	uint64_t preempt_unmatched;
 	uint64_t poll_hist[UST_X_HIST], wake_hist[UST_X_HIST];
 	uint64_t long_poll_events;
@@ -132,5 +142,16 @@ unsigned ust_x_task_hue(uint64_t task);
 int ust_x_write_json(const struct ust_x_model *m, FILE *f);
 int ust_x_write_html(const struct ust_x_model *m, FILE *f);
 int ust_x_write_summary(const struct ust_x_model *m, FILE *f);
+
+/* The recorded duration of m->polls[i] (labels show it, not the width a
+ * 0-ns poll is drawn with). */
+static inline uint64_t ust_x_recorded_ns(const struct ust_x_model *m,
+					 size_t i)
+{
+	const struct ust_x_poll *p = m->recorded ? &m->recorded[i]
+						 : &m->polls[i];
+
+	return p->e - p->b;
+}
 
 #endif
