@@ -155,8 +155,12 @@ void urt__trace_flush(struct urt__worker *w)
 	anchor(b, &h->tick1, &h->ns1);
 	h->bytes = (uint32_t)(b->pos - b->buf);
 	/* The tracer copies the buffer out while we are stopped in the
-	 * probe: it is free again when the probe returns. */
+	 * probe: it is free again when the probe returns. The compiler
+	 * barriers keep every store to it on its side of the probe (the asm
+	 * statement of a probe has no memory clobber). */
+	__asm__ __volatile__("" ::: "memory");
 	URT_PROBE(batch, w->id, (uintptr_t)b->buf, h->bytes);
+	__asm__ __volatile__("" ::: "memory");
 	/* Empty: the next append opens a batch (slot()). */
 	b->pos = b->buf + HDR_BYTES;
 	b->end = NULL;

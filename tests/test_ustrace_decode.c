@@ -264,6 +264,61 @@ static void test_decode_maps_ticks_through_anchors(void **s)
 	free(b);
 }
 
+/* A poll of 2^32 ticks or more keeps its duration in units of 65536: the
+ * end it gives must still not come before the poll's own inner records. */
+static void test_decode_long_poll_ends_after_its_inner_records(void **s)
+{
+	struct batch *b = calloc(1, sizeof(*b));
+	struct ust_decoder d = {0};
+	struct urt_trace_poll *p;
+	struct out o = {0};
+	size_t size;
+
+	(void)s;
+	batch_init(b, 0);
+	/* recorded 2^32 + 60000 ticks: stored as 65536 units, 60000 lost */
+	p = add_poll(b, URT_TR_POLL, 9, 1000, 65536, URT_TRF_DUR16, 0);
+	add_rec(b, URT_TR_WAKE, 10, 1000 + (1ull << 32) + 50000, 0,
+		URT_TRW_INJECT);
+	close_inner(b, p);
+	size = batch_done(b);
+	assert_int_equal(ust_decode_batch(&d, b, size, collect, &o), 0);
+	assert_int_equal(o.n, 3);
+	expect(&o, 1, UST_WAKE, 1000 + (1ull << 32) + 50000, 10,
+	       URT_TRW_INJECT);
+	expect(&o, 2, UST_POLL_END, 1000 + (1ull << 32) + 50000, 9, 0);
+	free(b);
+}
+
+/* Anchors that make an absurd rate (corrupt, or a clock gone wrong) give
+ * absurd times, but defined ones: the conversion saturates instead of
+ * overflowing a double-to-integer cast (undefined; x86 gives INT64_MIN). */
+static void test_decode_absurd_anchors_stay_defined(void **s)
+{
+	struct batch *b = calloc(1, sizeof(*b));
+	struct ust_decoder d = {0};
+	struct out o = {0};
+	size_t size;
+
+	(void)s;
+	batch_init(b, 0);
+	b->h.flags = URT_TRB_TSC;
+	b->h.tick0 = 0;
+	b->h.ns0 = 0;
+	b->h.tick1 = 1;
+	b->h.ns1 = 1ull << 62; /* 4.6e18 ns a tick */
+	add_poll(b, URT_TR_POLL, 5, 1000000, 10, 0, 0);
+	size = batch_done(b);
+	assert_int_equal(ust_decode_batch(&d, b, size, collect, &o), 0);
+	assert_int_equal(o.n, 2);
+	assert_int_equal(o.ev[0].type, UST_POLL_BEGIN);
+	assert_int_equal(o.ev[1].type, UST_POLL_END);
+	/* clamped at 4e18 ns (127 years) from the anchor */
+	assert_int_equal(o.ev[0].ts_ns, (1ull << 62) + 4000000000000000000ull);
+	assert_int_equal(o.ev[1].ts_ns, o.ev[0].ts_ns);
+	free(b);
+}
+
 static void test_decode_refuses_other_versions_and_corrupt_batches(void **s)
 {
 	struct batch *b = calloc(1, sizeof(*b));
@@ -392,6 +447,9 @@ int main(void)
 	    cmocka_unit_test(test_decode_hops_steals_parks_keep_their_workers),
 	    cmocka_unit_test(test_decode_split_poll_spans_batches),
 	    cmocka_unit_test(test_decode_maps_ticks_through_anchors),
+	    cmocka_unit_test(
+		test_decode_long_poll_ends_after_its_inner_records),
+	    cmocka_unit_test(test_decode_absurd_anchors_stay_defined),
 	    cmocka_unit_test(
 		test_decode_refuses_other_versions_and_corrupt_batches),
 	    cmocka_unit_test(test_log_v2_reads_events_and_batches_in_order),

@@ -34,6 +34,11 @@ static uint64_t to_ns(const struct conv *c, uint64_t tick)
 	if (c->identity)
 		return tick;
 	d = (double)(int64_t)(tick - c->tick1) * c->ns_per_tick;
+	/* corrupt anchors can make any rate: keep the cast defined */
+	if (d > 4e18)
+		d = 4e18;
+	else if (d < -4e18)
+		d = -4e18;
 	/* rounded to the nearest ns (llround() is a call, on every record) */
 	return c->ns1 + (uint64_t)(int64_t)(d < 0 ? d - 0.5 : d + 0.5);
 }
@@ -79,6 +84,7 @@ static void conv_init(struct ust_decoder *d, const struct urt_trace_batch *h,
 struct ctx {
 	struct ust_decoder *d;
 	const struct ust_rb_batch *rb;
+	uint64_t last_ns; /* of the last event emitted from this batch */
 	uint16_t worker;
 	struct conv c;
 	ust_decode_fn fn;
@@ -100,6 +106,8 @@ static void emit(struct ctx *x, uint16_t type, uint64_t ts, uint64_t task,
 	    .cpu = x->rb->cpu,
 	};
 
+	if (ts > x->last_ns)
+		x->last_ns = ts;
 	x->fn(x->arg, &e);
 }
 
@@ -157,6 +165,10 @@ static void poll_end(struct ctx *x, const struct urt_trace_poll *p)
 	if (p->flags & URT_TRF_DUR16)
 		dur <<= 16;
 	ts = to_ns(&x->c, p->tick + dur);
+	/* A DUR16 duration lost its low 16 bits (up to 65535 ticks): the end
+	 * must not come before the poll's own inner records. */
+	if (ts < x->last_ns)
+		ts = x->last_ns;
 	if (p->flags & URT_TRF_YIELD)
 		emit(x, UST_WAKE, ts, p->task, 0, URT_TRW_RUNNING);
 	emit(x, UST_POLL_END, ts, p->task, 0, !!(p->flags & URT_TRF_READY));

@@ -74,6 +74,10 @@ static __always_inline struct ust_event *ev_reserve(void)
  * that race past the mark together may all miss it: the consumer's 10 ms
  * poll is the bound then.
  */
+/* The ring's own header in front of each record (BPF_RINGBUF_HDR_SZ):
+ * BPF_RB_AVAIL_DATA counts it. */
+#define RB_HDR 8
+
 static __always_inline __u64 wake_flag(__u64 before, __u64 bytes)
 {
 	return before < wakeup_bytes && before + bytes >= wakeup_bytes
@@ -86,7 +90,8 @@ static __always_inline void ev_submit(struct ust_event *e)
 	/* reserved: already counted in the unread bytes */
 	__u64 avail = bpf_ringbuf_query(&rb, BPF_RB_AVAIL_DATA);
 
-	bpf_ringbuf_submit(e, wake_flag(avail - sizeof(*e), sizeof(*e)));
+	bpf_ringbuf_submit(e, wake_flag(avail - (sizeof(*e) + RB_HDR),
+					sizeof(*e) + RB_HDR));
 }
 
 static __always_inline void ev_head(struct ust_event *e, __u16 type, __u32 tid)
@@ -211,7 +216,14 @@ static __always_inline int batch_out(__u64 cap, __u64 addr, __u64 bytes)
 	if (bytes > cap)
 		bytes = cap;
 	if (bpf_probe_read_user(b + 1, bytes, (void *)addr)) {
+		__u32 zero = 0;
+		__u64 *d = bpf_map_lookup_elem(&drops, &zero);
+
+		/* unreadable (paged out?): lost, so counted like a full
+		 * ring, never silent */
 		bpf_ringbuf_discard(b, BPF_RB_NO_WAKEUP);
+		if (d)
+			*d += bytes / URT_TRACE_REC_BYTES;
 		return 0;
 	}
 	b->mark = UST_RB_BATCH_MARK;
@@ -222,8 +234,8 @@ static __always_inline int batch_out(__u64 cap, __u64 addr, __u64 bytes)
 	b->pad = 0;
 	bpf_ringbuf_submit(
 	    b, wake_flag(bpf_ringbuf_query(&rb, BPF_RB_AVAIL_DATA) -
-			     (sizeof(*b) + cap),
-			 sizeof(*b) + cap));
+			     (sizeof(*b) + cap + RB_HDR),
+			 sizeof(*b) + cap + RB_HDR));
 	return 0;
 }
 

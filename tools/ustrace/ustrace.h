@@ -83,6 +83,10 @@ struct ust_event {
 	__u16 worker2;	/* second worker (steal victim, migrate from) */
 	__u16 cpu;	/* CPU it was recorded on */
 };
+/* A version 2 log pads each item to 8 bytes and its reader steps events by
+ * the header's event_size: the two agree only while this holds. */
+_Static_assert(sizeof(struct ust_event) % 8 == 0,
+	       "struct ust_event must stay a multiple of 8 bytes");
 
 /*
  * The BPF ring buffer also carries whole urt:batch buffers, copied as they
