@@ -18,6 +18,9 @@
 
 #define MAX_WORKERS 256
 #define MAX_TIDS 1024
+/* Runs of evicted ids kept (16 bytes each): ids are handed out in sequence,
+ * so a run is broken only by a task still live (or never seen) */
+#define TOMB_RUNS 4096
 #define LOG_LINES 64 /* migration / warning lines kept for the screen */
 #define PLAIN_LINES_PER_TICK 8
 
@@ -39,9 +42,12 @@ struct worker {
 	uint64_t long_task; /* last urt:long_poll's task, not yet matched */
 	double polls_per_s;
 	/* Every record of this worker up to wm_ts is in: its batches arrive
-	 * in order, and it flushes before it parks or stops. flushed: it did,
-	 * and has not unparked since (nothing of its is on the way). */
-	uint64_t wm_ts;
+	 * in order, and it flushes before it parks or stops. flushed: it did
+	 * (at flushed_ts), and has not run since as far as the view knows:
+	 * nothing of its is on the way. Cleared by its UNPARK, or, when that
+	 * never comes (-x unpark, or dropped), by a record newer than the
+	 * park; until then a late record of it is possible (tombstones). */
+	uint64_t wm_ts, flushed_ts;
 	bool flushed;
 };
 
@@ -77,6 +83,12 @@ struct ust_view {
 	struct task *spare;
 	/* the finished tasks with the most hops, once evicted */
 	struct task gone[8];
+	/* The ids evicted, as sorted disjoint runs: a late record of one is
+	 * dropped, not taken for a new task (ids are never reused). */
+	struct {
+		uint64_t lo, hi; /* inclusive */
+	} tomb[TOMB_RUNS];
+	size_t ntomb;
 	uint64_t events, by_type[64], first_ts, last_ts, start_ns, tick_ns;
 	uint64_t events_tick;
 	double events_per_s;
@@ -108,8 +120,9 @@ static void evict_done(struct ust_view *v);
 #define EVICT_EVERY 4096
 #define MIN_TCAP 4096
 
-static void hop(struct ust_view *v, struct task *t, uint16_t from, uint16_t to,
-		unsigned why)
+/* t: the task with this id, NULL where not held (evicted, or ENOMEM) */
+static void hop(struct ust_view *v, struct task *t, uint64_t id, uint16_t from,
+		uint16_t to, unsigned why)
 {
 	struct worker *w;
 
@@ -122,8 +135,8 @@ static void hop(struct ust_view *v, struct task *t, uint16_t from, uint16_t to,
 		t->hops++;
 		t->last_hop_why = (uint8_t)why;
 	}
-	log_line(v, "task %-6llu w%u -> w%u  %s",
-		 t ? (unsigned long long)t->id : 0ull, from, to, why_str(why));
+	log_line(v, "task %-6llu w%u -> w%u  %s", (unsigned long long)id, from,
+		 to, why_str(why));
 }
 
 /* ---------------------------------------------------------------------
@@ -177,9 +190,105 @@ static bool tasks_resize(struct ust_view *v, size_t ncap)
 	return true;
 }
 
+/* ---------------------------------------------------------------------
+ * Tombstones: the ids of evicted tasks, so that a record of one that comes
+ * after its eviction (evict_done) does not make it anew
+ * ------------------------------------------------------------------- */
+
+/* The first run that ends at or after id (ntomb if none does). */
+static size_t tomb_find(const struct ust_view *v, uint64_t id)
+{
+	size_t lo = 0, hi = v->ntomb;
+
+	while (lo < hi) {
+		size_t m = lo + (hi - lo) / 2;
+
+		if (v->tomb[m].hi < id)
+			lo = m + 1;
+		else
+			hi = m;
+	}
+	return lo;
+}
+
+/* Whether the task with this id was evicted. Asked on a table miss only:
+ * a new task's id is above every run, two compares. */
+static bool tombstoned(const struct ust_view *v, uint64_t id)
+{
+	size_t n = v->ntomb;
+
+	if (!n || id > v->tomb[n - 1].hi || id < v->tomb[0].lo)
+		return false;
+	return v->tomb[tomb_find(v, id)].lo <= id;
+}
+
 /*
- * The task with this id, created on first sight; NULL for id 0 or ENOMEM.
- * Probing reads the ids alone (8 bytes a slot, not a whole task).
+ * All TOMB_RUNS used: joins each run to the next where the gap between them
+ * is no wider than the median gap, which frees at least half of them. The
+ * ids in a gap so closed are in the table (live tasks: a hit there comes
+ * before the tombstones are asked) or were never seen: only a first record
+ * that comes later still for one of those is lost, and the narrowest gaps
+ * hold the fewest. Linear (64 passes): once per TOMB_RUNS / 2 runs at most.
+ */
+static void tomb_compact(struct ust_view *v)
+{
+	size_t n = v->ntomb, j = 0;
+	uint64_t lo = 0, hi = UINT64_MAX;
+
+	while (lo < hi) { /* the smallest gap g with half of them <= g */
+		uint64_t g = lo + (hi - lo) / 2;
+		size_t k = 0;
+
+		for (size_t i = 1; i < n; i++)
+			k += v->tomb[i].lo - v->tomb[i - 1].hi <= g;
+		if (2 * k >= n - 1)
+			hi = g;
+		else
+			lo = g + 1;
+	}
+	for (size_t i = 1; i < n; i++) {
+		if (v->tomb[i].lo - v->tomb[j].hi <= lo)
+			v->tomb[j].hi = v->tomb[i].hi;
+		else
+			v->tomb[++j] = v->tomb[i];
+	}
+	v->ntomb = j + 1;
+}
+
+/* Adds the ids lo..hi (lo > 0), joined with the runs they touch. */
+static void tomb_add(struct ust_view *v, uint64_t lo, uint64_t hi)
+{
+	size_t n = v->ntomb, i = tomb_find(v, lo - 1), j;
+
+	/* runs i..j-1 touch lo..hi: they end at lo - 1 or later (tomb_find)
+	 * and start at hi + 1 or before */
+	for (j = i; j < n && v->tomb[j].lo - 1 <= hi; j++)
+		;
+	if (i < j) {
+		if (v->tomb[i].lo < lo)
+			lo = v->tomb[i].lo;
+		if (v->tomb[j - 1].hi > hi)
+			hi = v->tomb[j - 1].hi;
+		memmove(&v->tomb[i + 1], &v->tomb[j],
+			(n - j) * sizeof(v->tomb[0]));
+		v->ntomb = n - (j - i - 1);
+	} else if (n == TOMB_RUNS) {
+		tomb_compact(v);
+		tomb_add(v, lo, hi); /* once: half of the runs are free now */
+		return;
+	} else {
+		memmove(&v->tomb[i + 1], &v->tomb[i],
+			(n - i) * sizeof(v->tomb[0]));
+		v->ntomb++;
+	}
+	v->tomb[i].lo = lo;
+	v->tomb[i].hi = hi;
+}
+
+/*
+ * The task with this id, created on first sight; NULL for id 0, for a task
+ * evicted already (the record came late: dropped), or ENOMEM. Probing
+ * reads the ids alone (8 bytes a slot, not a whole task).
  */
 static struct task *task_get(struct ust_view *v, uint64_t id, uint64_t ts)
 {
@@ -195,6 +304,8 @@ static struct task *task_get(struct ust_view *v, uint64_t id, uint64_t ts)
 	     i = (i + 1) & (v->tcap - 1))
 		if (v->slot_ids[i] == id)
 			return &v->tasks[i];
+	if (tombstoned(v, id))
+		return NULL;
 	v->tlen++;
 	v->tseen++;
 	v->slot_ids[i] = id;
@@ -341,7 +452,7 @@ static void on_poll_begin(struct ust_view *v, const struct ust_event *e)
 		return;
 	if (v->o.hops_from_polls && t->worker != UST_NO_WORKER &&
 	    t->worker != e->worker)
-		hop(v, t, t->worker, e->worker, WHY_POLLS);
+		hop(v, t, t->id, t->worker, e->worker, WHY_POLLS);
 	if (t->st == T_SCHED && t->ready_ts && e->ts_ns > t->ready_ts)
 		t->sched_ns += e->ts_ns - t->ready_ts;
 	else if (t->st == T_IDLE && e->ts_ns > t->end_ts)
@@ -363,14 +474,14 @@ static void on_poll_end(struct ust_view *v, const struct ust_event *e)
 	}
 	if (w)
 		set_state(w, W_SEARCHING, e->ts_ns);
+	/* the runtime's own urt:long_poll (direct, so it came first) */
+	if (w && w->long_task == e->task)
+		w->long_task = 0;
+	else if (v->o.long_poll_ns && d >= v->o.long_poll_ns)
+		long_poll(v, e->task, e->worker, d, "poll begin/end");
 	if (!t)
 		return;
 	t->busy_ns += d;
-	/* the runtime's own urt:long_poll (direct, so it came first) */
-	if (w && w->long_task == t->id)
-		w->long_task = 0;
-	else if (v->o.long_poll_ns && d >= v->o.long_poll_ns)
-		long_poll(v, t->id, e->worker, d, "poll begin/end");
 	if (!task_in_order(t, e->ts_ns) || t->st == T_DONE)
 		return;
 	t->end_ts = e->ts_ns;
@@ -395,8 +506,14 @@ void ust_view_event(struct ust_view *v, const struct ust_event *e)
 		v->last_ts = e->ts_ns;
 	/* types 1..7 come only in batches (decode.c) */
 	if (e->type <= UST_EXIT && e->worker < MAX_WORKERS &&
-	    e->ts_ns > v->w[e->worker].wm_ts)
-		v->w[e->worker].wm_ts = e->ts_ns;
+	    e->ts_ns > v->w[e->worker].wm_ts) {
+		w = &v->w[e->worker];
+		w->wm_ts = e->ts_ns;
+		/* recorded after its park: it runs again, and its UNPARK
+		 * will not come (-x unpark, or dropped) */
+		if (w->flushed && e->ts_ns > w->flushed_ts)
+			w->flushed = false;
+	}
 	switch (e->type) {
 	case UST_POLL_BEGIN:
 		if (e->worker < MAX_WORKERS && !v->w[e->worker].tid)
@@ -442,6 +559,7 @@ void ust_view_event(struct ust_view *v, const struct ust_event *e)
 		if ((w = wk(v, e->worker))) {
 			set_state(w, W_STOPPED, e->ts_ns);
 			w->flushed = true;
+			w->flushed_ts = e->ts_ns;
 		}
 		break;
 	case UST_STEAL:
@@ -460,8 +578,8 @@ void ust_view_event(struct ust_view *v, const struct ust_event *e)
 		/* the runtime reports hops itself (as a batch record while
 		 * tracing, in newer liburt): stop deriving them */
 		v->o.hops_from_polls = false;
-		hop(v, task_get(v, e->task, e->ts_ns), e->worker2, e->worker,
-		    e->arg);
+		hop(v, task_get(v, e->task, e->ts_ns), e->task, e->worker2,
+		    e->worker, e->arg);
 		break;
 	case UST_PARK:
 		if ((w = wk(v, e->worker))) {
@@ -470,6 +588,7 @@ void ust_view_event(struct ust_view *v, const struct ust_event *e)
 			set_state(w, W_PARKED, e->ts_ns);
 			w->parks++;
 			w->flushed = true;
+			w->flushed_ts = e->ts_ns;
 		}
 		break;
 	case UST_UNPARK:
@@ -520,7 +639,10 @@ uint64_t ust_view_events(const struct ust_view *v)
  * worker's records arrive in order: a task that finished at E is complete
  * once every worker has shown a record after E, or has flushed all (parked,
  * stopped). A worker never seen (attached late, silent so far) is not
- * waited for. The finished tasks with the most hops are kept for the view.
+ * waited for, nor one whose unpark the view has not heard of yet, and a
+ * wake may be recorded just after the poll that ended the task: a record
+ * can come late all the same, and the tombstones drop it. The finished
+ * tasks with the most hops are kept for the view.
  */
 static void keep_gone(struct ust_view *v, const struct task *t)
 {
@@ -546,6 +668,7 @@ static void keep_gone(struct ust_view *v, const struct task *t)
 static void evict_done(struct ust_view *v)
 {
 	uint64_t wm = UINT64_MAX;
+	uint64_t run_lo = 0, run_hi = 0; /* evicted, not in v->tomb yet */
 	size_t cap = v->tcap, len = 0, done = 0, finished;
 	uint64_t *oi = v->slot_ids;
 	struct task *ot = v->tasks;
@@ -576,12 +699,21 @@ static void evict_done(struct ust_view *v)
 			continue;
 		if (t->st == T_DONE && t->end_ts < wm) {
 			keep_gone(v, t);
+			/* slot order is id order, but where it wraps */
+			if (!run_lo || t->id != run_hi + 1) {
+				if (run_lo)
+					tomb_add(v, run_lo, run_hi);
+				run_lo = t->id;
+			}
+			run_hi = t->id;
 			continue;
 		}
 		slot_put(v->spare_ids, v->spare, cap, t);
 		len++;
 		done += t->st == T_DONE;
 	}
+	if (run_lo)
+		tomb_add(v, run_lo, run_hi);
 	v->slot_ids = v->spare_ids;
 	v->tasks = v->spare;
 	v->spare_ids = oi;
