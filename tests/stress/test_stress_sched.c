@@ -13,6 +13,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "harness.h"
@@ -558,6 +559,10 @@ static void test_stress_park_unpark_churn_loses_no_task(void **state)
 
 	(void)state;
 	assert_non_null(ba);
+	/* the run with URT_NO_MEMBARRIER set parks by the seq_cst pushes */
+	const char *off = getenv("URT_NO_MEMBARRIER");
+	if (off && *off && strcmp(off, "0"))
+		assert_false(rt->asym_park);
 	for (int k = 0; k < BURSTERS; k++) {
 		ba[k].rt = rt;
 		ba[k].done = &done;
