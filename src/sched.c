@@ -230,13 +230,14 @@ void urt__schedule(struct urt_rt *rt, struct urt_task *t,
 		if (kind == URT__SCHED_WAKE)
 			URT_TREC(w, URT_TR_WAKE, t->id, 0, URT_TRW_LOCAL);
 		(void)urt__lq_push(&w->lq, rt, t);
+		uint32_t queued = urt__lq_len(&w->lq);
 		/*
 		 * A task that yields while it is alone in the local queue
 		 * would run again at once; let the global queue go first
 		 * then (otherwise it waits up to EVENT_INTERVAL polls, as in
 		 * Go and tokio, which is the bound when the queue is busy).
 		 */
-		if (kind == URT__SCHED_YIELD && urt__lq_len(&w->lq) == 1 &&
+		if (kind == URT__SCHED_YIELD && queued == 1 &&
 		    atomic_load_explicit(&rt->inject_len,
 					 memory_order_relaxed))
 			w->inject_first = true;
@@ -247,7 +248,7 @@ void urt__schedule(struct urt_rt *rt, struct urt_task *t,
 		 * pay a cross-CPU wake and a migration for. If this worker
 		 * then blocks, idle siblings find it on their timed park.
 		 */
-		if (urt__lq_len(&w->lq) > 1)
+		if (queued > 1)
 			notify_parked(rt);
 		return;
 	}

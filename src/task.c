@@ -88,27 +88,15 @@ static void foreign_leave(struct urt_rt *rt, bool entered)
 		atomic_fetch_sub(&rt->foreign_refs, 1); /* last touch of rt */
 }
 
-static void unref(struct urt_task *t)
+/* Drops n references this thread holds. */
+static void unref(struct urt_task *t, uint32_t n)
 {
 	/* acq_rel: our writes to the task happen-before its free, and the
 	 * last holder sees every other holder's writes (no fence: TSan
-	 * cannot model fences). */
-	if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1 &&
+	 * cannot model fences). t->rt is read only by the last holder. */
+	if (atomic_fetch_sub_explicit(&t->refs, n, memory_order_acq_rel) == n &&
 	    !t->rt->reaping_leaked)
 		task_free(t);
-}
-
-/* Drops n references this thread holds (see unref). */
-static void unref_n(struct urt_task *t, uint32_t n)
-{
-	struct urt_rt *rt = t->rt; /* read while we still hold a ref */
-	bool f = foreign_enter(rt);
-
-	if (atomic_fetch_sub_explicit(&t->refs, n, memory_order_acq_rel) ==
-		    n &&
-	    !rt->reaping_leaked)
-		task_free(t);
-	foreign_leave(rt, f);
 }
 
 void urt__task_unref(struct urt_task *t)
@@ -116,7 +104,7 @@ void urt__task_unref(struct urt_task *t)
 	struct urt_rt *rt = t->rt; /* read while we still hold a ref */
 	bool f = foreign_enter(rt);
 
-	unref(t);
+	unref(t, 1);
 	foreign_leave(rt, f);
 }
 
@@ -132,7 +120,7 @@ void urt__task_wake_unref(struct urt_task *t)
 	if (wake_notify(t))
 		urt__schedule(rt, t, URT__SCHED_WAKE);
 	else
-		unref(t);
+		unref(t, 1);
 	foreign_leave(rt, f);
 }
 
@@ -382,8 +370,9 @@ static void complete(struct urt_task *t, int res)
 	if (atomic_fetch_sub(&rt->tasks_unfinished, 1) == 1 &&
 	    atomic_load(&rt->shutdown))
 		urt__unpark_all(rt);
-	/* the not-complete ref and the queued/running ref, in one RMW */
-	unref_n(t, 2);
+	/* the not-complete ref and the queued/running ref, in one RMW (a
+	 * worker: no foreign_refs guard needed) */
+	unref(t, 2);
 }
 
 /* Cancels every op of t still in flight (abort path, runner only). */
