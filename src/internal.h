@@ -162,8 +162,15 @@ struct urt__lq {
 
 URT__HIDDEN int urt__lq_init(struct urt__lq *q);
 URT__HIDDEN void urt__lq_deinit(struct urt__lq *q);
-/* Any thread; a snapshot. */
-URT__HIDDEN uint32_t urt__lq_len(struct urt__lq *q);
+/* Any thread; a snapshot (the real index is head's low half). Inline:
+ * the tracer reads it at every poll. */
+static inline uint32_t urt__lq_len(struct urt__lq *q)
+{
+	uint64_t h = atomic_load_explicit(&q->head, memory_order_acquire);
+	uint32_t t = atomic_load_explicit(&q->tail, memory_order_acquire);
+
+	return t - (uint32_t)h;
+}
 /* Owner. Returns true if tasks went to the inject queue (overflow). */
 URT__HIDDEN bool urt__lq_push(struct urt__lq *q, struct urt_rt *rt,
 			      struct urt_task *t);

@@ -57,14 +57,6 @@ void urt__lq_deinit(struct urt__lq *q)
 	q->buf = NULL;
 }
 
-uint32_t urt__lq_len(struct urt__lq *q)
-{
-	uint64_t h = atomic_load_explicit(&q->head, memory_order_acquire);
-	uint32_t t = atomic_load_explicit(&q->tail, memory_order_acquire);
-
-	return t - real_of(h);
-}
-
 /*
  * Moves half of a full queue plus t into the inject queue. Fails (returns
  * false) if a stealer got in first: then there is room again.

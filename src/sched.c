@@ -440,6 +440,7 @@ static struct urt_task *next_task(struct urt__worker *w, unsigned *lifo_run)
 	 */
 	if ((w->tick % EVENT_INTERVAL == 0 || w->inject_first) &&
 	    (t = urt__inject_pop(w->rt, &w->lq, inject_batch(w)))) {
+		URT_TCHAIN_BREAK(w); /* the global queue's lock */
 		w->inject_first = false;
 		count_own(&w->inject_pops, 1);
 		return t;
@@ -447,8 +448,10 @@ static struct urt_task *next_task(struct urt__worker *w, unsigned *lifo_run)
 	w->inject_first = false;
 	if ((t = urt__lq_pop(&w->lq)))
 		return t;
-	if ((t = urt__inject_pop(w->rt, &w->lq, inject_batch(w))))
+	if ((t = urt__inject_pop(w->rt, &w->lq, inject_batch(w)))) {
+		URT_TCHAIN_BREAK(w);
 		count_own(&w->inject_pops, 1);
+	}
 	return t;
 }
 
@@ -627,10 +630,13 @@ static void worker_loop(struct urt__worker *w)
 			if (w->searching)
 				stop_searching(w, true);
 			run(w, t);
-			if (++w->tick % EVENT_INTERVAL == 0)
+			if (++w->tick % EVENT_INTERVAL == 0) {
 				(void)urt__ring_reap(w->ring, false);
+				URT_TCHAIN_BREAK(w); /* a syscall, perhaps */
+			}
 			continue;
 		}
+		URT_TCHAIN_BREAK(w); /* idle: reaps, steals, spins, parks */
 		w->tick++;
 		if (atomic_load_explicit(&w->poll_task, memory_order_relaxed))
 			poll_clock(w, 0);

@@ -5,6 +5,7 @@
  * the USDT semaphores. The probe sites and the inline appends live in
  * trace.h and where the events happen (sched.c, task.c, op.c).
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,17 +23,20 @@ URT__PROBE_SEMS(URT__SEM_DEF)
 #endif
 
 #define HDR_BYTES ((uint32_t)sizeof(struct urt_trace_batch))
-#define CAP_BYTES                                                             \
-	(HDR_BYTES + (URT_TRACE_BUF_BYTES - HDR_BYTES) / URT_TRACE_REC_BYTES *  \
-			 URT_TRACE_REC_BYTES)
 
 _Static_assert(sizeof(struct urt_trace_rec) == URT_TRACE_REC_BYTES,
 	       "record size");
 _Static_assert(sizeof(struct urt_trace_poll) == URT_TRACE_REC_BYTES,
 	       "poll record size");
+_Static_assert(sizeof(struct urt_trace_short) == URT_TRACE_SHORT_BYTES,
+	       "short record size");
+/* trace.h's open poll is a byte pointer: type and flags in the same
+ * place in every record */
+_Static_assert(offsetof(struct urt_trace_poll, flags) == 1 &&
+		   offsetof(struct urt_trace_short, flags) == 1 &&
+		   offsetof(struct urt_trace_rec, flags) == 1,
+	       "flags byte");
 _Static_assert(sizeof(struct urt_trace_batch) % 8 == 0, "header size");
-/* urt_trace_poll.inner counts bytes in a u16 */
-_Static_assert(URT_TRACE_BUF_BYTES <= 65536, "buffer size");
 
 unsigned urt_trace_attached(void)
 {
@@ -133,27 +137,48 @@ static void open_batch(struct urt__worker *w)
 	h->version = URT_TRACE_FORMAT_VERSION;
 	h->worker = (uint16_t)w->id;
 	h->flags = b->tsc ? URT_TRB_TSC : 0;
+	h->pad = 0;
 	anchor(b, &h->tick0, &h->ns0);
+	b->base = h->tick0;
+	b->chain = 0;
+	b->nrec = 0;
 	b->pos = b->buf + HDR_BYTES;
 	/* past here the fast paths call us (always, without the TSC) */
-	b->end = b->tsc ? b->buf + CAP_BYTES : NULL;
+	b->end = b->tsc ? b->buf + URT_TRACE_BUF_BYTES - URT_TRACE_REC_BYTES + 1
+			: NULL;
 }
 
 void urt__trace_flush(struct urt__worker *w)
 {
 	struct urt__tbuf *b = &w->tb;
-	struct urt_trace_poll *open = b->poll;
+	unsigned char *open = b->poll;
 	struct urt_trace_batch *h;
+	uint64_t task = 0;
+	uint16_t depth = 0;
+	uint8_t yield = 0;
 
 	if (!b->buf || b->pos <= b->buf + HDR_BYTES)
 		return;
 	h = hdr(b);
 	if (open) {
-		open->flags |= URT_TRF_SPLIT;
-		open->inner = (uint16_t)(b->pos - (char *)(open + 1));
+		/* its end goes in the next batch: remember what it needs */
+		if (open[1] & URT_TRF_SHORT) {
+			struct urt_trace_short *s = (void *)open;
+
+			task = s->task;
+			depth = s->arg;
+		} else {
+			struct urt_trace_poll *p = (void *)open;
+
+			task = p->task;
+			depth = p->depth;
+		}
+		yield = open[1] & URT_TRF_YIELD;
+		open[1] |= URT_TRF_SPLIT;
 	}
 	anchor(b, &h->tick1, &h->ns1);
 	h->bytes = (uint32_t)(b->pos - b->buf);
+	h->records = b->nrec;
 	/* The tracer copies the buffer out while we are stopped in the
 	 * probe: it is free again when the probe returns. The compiler
 	 * barriers keep every store to it on its side of the probe (the asm
@@ -164,80 +189,132 @@ void urt__trace_flush(struct urt__worker *w)
 	/* Empty: the next append opens a batch (slot()). */
 	b->pos = b->buf + HDR_BYTES;
 	b->end = NULL;
+	b->poll = NULL;
 	if (open) {
-		/* The poll goes on: its end goes in the next batch. */
+		/* The poll goes on: a 32-byte POLL_CONT (its start lies
+		 * before the new batch's tick0) takes its end. */
 		struct urt_trace_poll *c;
 
 		open_batch(w);
 		c = (struct urt_trace_poll *)b->pos;
-		*c = *open;
-		c->type = URT_TR_POLL_CONT;
-		c->flags &= (uint8_t)~URT_TRF_SPLIT;
-		c->inner = 0;
+		*c = (struct urt_trace_poll){.type = URT_TR_POLL_CONT,
+					     .flags = yield,
+					     .depth = depth,
+					     .tick = b->poll_tick,
+					     .task = task};
 		b->pos += URT_TRACE_REC_BYTES;
-		b->poll = c;
+		b->nrec = 1;
+		b->poll = (unsigned char *)c;
 	}
 }
 
-/* A record slot: allocates, flushes a full buffer, opens a batch. */
-static void *slot(struct urt__worker *w)
+/*
+ * Room for a 32-byte record at b->pos: allocates, flushes a full buffer,
+ * opens a batch. Returns false where there is no buffer.
+ */
+static bool room(struct urt__worker *w)
 {
 	struct urt__tbuf *b = &w->tb;
-	char *r;
 
 	if (!b->buf) {
 		b->buf = malloc(URT_TRACE_BUF_BYTES);
 		if (!b->buf)
-			return NULL; /* the tracer sees the gap in the stream */
+			return false; /* the tracer sees the gap */
 		b->tsc = tsc_usable();
 		b->pos = b->buf + HDR_BYTES;
 		b->end = NULL;
 	}
-	if (b->pos + URT_TRACE_REC_BYTES > b->buf + CAP_BYTES)
+	if (b->pos + URT_TRACE_REC_BYTES > b->buf + URT_TRACE_BUF_BYTES)
 		urt__trace_flush(w); /* full */
 	if (b->pos == b->buf + HDR_BYTES)
 		open_batch(w);
-	r = b->pos;
-	b->pos += URT_TRACE_REC_BYTES;
-	return r;
+	return true;
 }
 
 void urt__trace_rec(struct urt__worker *w, uint8_t type, uint64_t task,
 		    uint64_t data, uint32_t arg)
 {
 	struct urt__tbuf *b = &w->tb;
-	struct urt_trace_rec *r;
+	uint64_t now, dt;
+	uint8_t inner;
 
-	if (b->pos < b->end) { /* the fast path, as trace.h's */
-		r = (struct urt_trace_rec *)b->pos;
-		b->pos += URT_TRACE_REC_BYTES;
-	} else if (!(r = slot(w))) {
+	b->chain = 0; /* the next poll starts after this */
+	if (!(b->pos < b->end) && !room(w))
 		return;
+	/* after room(): a flush may have moved the open poll on */
+	inner = b->poll ? URT_TRF_INNER : 0;
+	now = tick(b);
+	dt = now - b->base;
+	b->nrec++;
+	if (((task | dt | data) >> 32) == 0 && arg <= 0xffff) {
+		struct urt_trace_short *r = (void *)b->pos;
+
+		*r = (struct urt_trace_short){.type = type,
+					      .flags = URT_TRF_SHORT | inner,
+					      .arg = (uint16_t)arg,
+					      .dtick = (uint32_t)dt,
+					      .task = (uint32_t)task,
+					      .data = (uint32_t)data};
+		b->pos += URT_TRACE_SHORT_BYTES;
+	} else {
+		struct urt_trace_rec *r = (void *)b->pos;
+
+		*r = (struct urt_trace_rec){.type = type,
+					    .flags = inner,
+					    .arg = arg,
+					    .tick = now,
+					    .task = task,
+					    .data = data};
+		b->pos += URT_TRACE_REC_BYTES;
 	}
-	r->task = task;
-	r->data = data;
-	r->arg = arg;
-	r->pad = 0;
-	r->flags = 0;
-	r->type = type;
-	r->tick = tick(b);
 }
 
 void urt__tpoll_begin_slow(struct urt__worker *w, uint64_t task,
 			   uint32_t depth)
 {
 	struct urt__tbuf *b = &w->tb;
-	struct urt_trace_poll *p = slot(w);
 
-	if (!p)
-		return;
-	urt__tpoll_fill(b, p, task, depth);
-	p->tick = tick(b);
+	/* not b->chain: a flush may have taken microseconds since */
+	if (room(w))
+		urt__tpoll_open(b, tick(b), task, depth);
+}
+
+void urt__tpoll_close_slow(struct urt__worker *w, uint64_t now, bool ready,
+			   int res)
+{
+	struct urt__tbuf *b = &w->tb;
+	uint64_t d = now - b->poll_tick;
+
+	/* A short record has no room for a result: a record of its own
+	 * (first: its append may flush, the poll going on in a 32-byte
+	 * POLL_CONT). */
+	if (ready && res && (b->poll[1] & URT_TRF_SHORT))
+		urt__trace_rec(w, URT_TR_RESULT, 0, (uint32_t)res, 0);
+	if (b->poll[1] & URT_TRF_SHORT) {
+		struct urt_trace_short *s = (void *)b->poll;
+
+		if (d >> 32) {
+			d >>= 16;
+			d = d >> 32 ? UINT32_MAX : d;
+			s->flags |= URT_TRF_DUR16;
+		}
+		s->data = (uint32_t)d;
+		if (ready)
+			s->flags |= URT_TRF_READY;
+	} else {
+		struct urt_trace_poll *p = (void *)b->poll;
+
+		p->dur = d;
+		p->res = res;
+		if (ready)
+			p->flags |= URT_TRF_READY;
+	}
+	b->poll = NULL;
 }
 
 void urt__tpoll_end_slow(struct urt__worker *w, bool ready, int res)
 {
-	urt__tpoll_close(&w->tb, tick(&w->tb), ready, res);
+	urt__tpoll_close(&w->tb, w, tick(&w->tb), ready, res);
 }
 
 void urt__trace_free(struct urt__worker *w)

@@ -31,9 +31,19 @@ struct urt__worker;
 /* A worker's event buffer (its owner's alone). */
 struct urt__tbuf {
 	char *pos; /* where the next record goes */
-	char *end; /* appending at or past it takes the slow path (NULL
-		    * while ticks are not TSC reads: always) */
-	struct urt_trace_poll *poll; /* the poll being recorded, or NULL */
+	char *end; /* appending at or past it takes the slow path (room for
+		    * a 32-byte record below it; NULL while there is no
+		    * batch or ticks are not TSC reads: always) */
+	unsigned char *poll; /* the record of the poll being recorded (its
+			      * type and flags bytes are common to both
+			      * sizes), or NULL */
+	uint64_t poll_tick; /* its start */
+	uint64_t base;	    /* the batch's tick0: short records count from
+			     * it */
+	uint64_t chain;	    /* the end tick of the poll just recorded,
+			     * while nothing else happened on the worker
+			     * since (0: none): the next poll's start */
+	uint32_t nrec;	    /* records in the batch */
 	char *buf; /* URT_TRACE_BUF_BYTES (header, records); NULL: unused */
 	bool tsc;  /* ticks are TSC reads, else CLOCK_MONOTONIC ns */
 };
@@ -80,6 +90,9 @@ void urt__tpoll_begin_slow(struct urt__worker *w, uint64_t task,
 	__attribute__((visibility("hidden")));
 void urt__tpoll_end_slow(struct urt__worker *w, bool ready, int res)
 	__attribute__((visibility("hidden")));
+/* Completes any open poll record, given its end tick. */
+void urt__tpoll_close_slow(struct urt__worker *w, uint64_t now, bool ready,
+			   int res) __attribute__((visibility("hidden")));
 /* Hands w's buffer to the tracer through urt:batch and empties it (an
  * open poll goes on in the next batch). Any time, attached or not. */
 void urt__trace_flush(struct urt__worker *w)
@@ -103,52 +116,75 @@ static inline uint64_t urt__rdtsc(void)
 #endif
 }
 
-/* Fills a new poll record but its tick, and makes it b's open poll. */
-static inline void urt__tpoll_fill(struct urt__tbuf *b,
-				   struct urt_trace_poll *p, uint64_t task,
-				   uint32_t depth)
+/*
+ * Opens a poll record at b->pos (room checked) and makes it b's open
+ * poll: 16 bytes where the task id and the tick fit, else 32.
+ */
+static inline void urt__tpoll_open(struct urt__tbuf *b, uint64_t now,
+				   uint64_t task, uint32_t depth)
 {
-	p->task = task;
-	p->depth = depth > 0xffff ? 0xffff : (uint16_t)depth;
-	p->pad = 0;
-	p->flags = 0;
-	p->type = URT_TR_POLL;
-	b->poll = p;
+	uint64_t dt = now - b->base;
+	uint16_t d16 = depth > 0xffff ? 0xffff : (uint16_t)depth;
+
+	b->poll = (unsigned char *)b->pos;
+	b->poll_tick = now;
+	b->nrec++;
+	if (__builtin_expect(((task | dt) >> 32) == 0, 1)) {
+		struct urt_trace_short *s = (struct urt_trace_short *)b->pos;
+
+		s->type = URT_TR_POLL;
+		s->flags = URT_TRF_SHORT;
+		s->arg = d16;
+		s->dtick = (uint32_t)dt;
+		s->task = (uint32_t)task;
+		s->data = 0;
+		b->pos += URT_TRACE_SHORT_BYTES;
+	} else {
+		struct urt_trace_poll *p = (struct urt_trace_poll *)b->pos;
+
+		p->type = URT_TR_POLL;
+		p->flags = 0;
+		p->depth = d16;
+		p->res = 0;
+		p->tick = now;
+		p->task = task;
+		p->dur = 0;
+		b->pos += URT_TRACE_REC_BYTES;
+	}
 }
 
 static inline void urt__tpoll_begin(struct urt__tbuf *b,
 				    struct urt__worker *w, uint64_t task,
 				    uint32_t depth)
 {
-	struct urt_trace_poll *p = (struct urt_trace_poll *)b->pos;
-
-	if (__builtin_expect(b->pos >= b->end, 0)) {
+	if (__builtin_expect(!(b->pos < b->end), 0)) {
 		urt__tpoll_begin_slow(w, task, depth);
 		return;
 	}
-	b->pos += URT_TRACE_REC_BYTES;
-	urt__tpoll_fill(b, p, task, depth);
-	p->tick = urt__rdtsc(); /* last: the poll starts now */
+	/* A poll right after another: one clock read for both */
+	urt__tpoll_open(b, b->chain ? b->chain : urt__rdtsc(), task, depth);
 }
 
-/* Completes the open poll's record, given its end tick. */
-static inline void urt__tpoll_close(struct urt__tbuf *b, uint64_t now,
+/* Completes the open poll's record, given its end tick: inline for a
+ * 16-byte record of a poll shorter than 2^32 ticks that needs no result
+ * record (urt__tpoll_close_slow() for the rest). */
+static inline void urt__tpoll_close(struct urt__tbuf *b,
+				    struct urt__worker *w, uint64_t now,
 				    bool ready, int res)
 {
-	struct urt_trace_poll *p = b->poll;
-	uint64_t d = now - p->tick;
+	unsigned char *p = b->poll;
+	uint64_t d = now - b->poll_tick;
 
-	p->inner = (uint16_t)(b->pos - (char *)(p + 1));
-	p->res = res;
-	if (ready)
-		p->flags |= URT_TRF_READY;
-	if (__builtin_expect(d >> 32, 0)) {
-		d >>= 16;
-		d = d >> 32 ? UINT32_MAX : d;
-		p->flags |= URT_TRF_DUR16;
+	if (__builtin_expect((p[1] & URT_TRF_SHORT) && !(d >> 32) &&
+				 !(ready && res),
+			     1)) {
+		((struct urt_trace_short *)p)->data = (uint32_t)d;
+		if (ready)
+			p[1] |= URT_TRF_READY;
+		b->poll = NULL;
+		return;
 	}
-	p->dur = (uint32_t)d;
-	b->poll = NULL;
+	urt__tpoll_close_slow(w, now, ready, res);
 }
 
 static inline void urt__tpoll_end(struct urt__tbuf *b, struct urt__worker *w,
@@ -158,7 +194,10 @@ static inline void urt__tpoll_end(struct urt__tbuf *b, struct urt__worker *w,
 		urt__tpoll_end_slow(w, ready, res);
 		return;
 	}
-	urt__tpoll_close(b, urt__rdtsc(), ready, res);
+	uint64_t now = urt__rdtsc();
+
+	b->chain = now;
+	urt__tpoll_close(b, w, now, ready, res);
 }
 
 /*
@@ -207,11 +246,21 @@ static inline void urt__tpoll_end(struct urt__tbuf *b, struct urt__worker *w,
 			urt__tpoll_end(&(w)->tb, (w), (ready), (res));        \
 	} while (0)
 /* The task being polled on w yields. */
+/*
+ * The worker did something between two polls that is not a poll's own
+ * step from one to the next (it reaped its ring, went idle, took the
+ * global queue's lock): the next poll reads the clock for its start.
+ */
+#define URT_TCHAIN_BREAK(w)                                                   \
+	do {                                                                  \
+		if (URT_USDT)                                                 \
+			(w)->tb.chain = 0;                                    \
+	} while (0)
 #define URT_TYIELD(w)                                                         \
 	do {                                                                  \
-		struct urt_trace_poll *urt_p_ = (w)->tb.poll;                 \
+		unsigned char *urt_p_ = (w)->tb.poll;                         \
 		if (URT_USDT && __builtin_expect(urt_p_ != NULL, 0))          \
-			urt_p_->flags |= URT_TRF_YIELD;                       \
+			urt_p_[1] |= URT_TRF_YIELD; /* flags */               \
 	} while (0)
 
 #endif

@@ -2,7 +2,8 @@
 /*
  * The batched trace records: the ABI between liburt's per-worker event
  * buffers and tools/ustrace (which reads them through the urt:batch USDT
- * probe). A buffer is a struct urt_trace_batch, then 32-byte records.
+ * probe). A buffer is a struct urt_trace_batch, then 16- and 32-byte
+ * records.
  * Little-endian, no pointers into the process except op user_data (which
  * the kernel's io_uring tracepoints also carry).
  * Change it only together with URT_TRACE_FORMAT_VERSION: ustrace checks
@@ -13,9 +14,10 @@
 
 #include <stdint.h>
 
-/* 2: one record per poll, clock ticks with anchors (1: three records per
- * poll, each with its CLOCK_MONOTONIC time; no batch header). */
-#define URT_TRACE_FORMAT_VERSION 2
+/* 3: 16-byte records where the values fit, inner records flagged (2: 32
+ * bytes each, a poll counted its inner bytes; 1: three records per poll,
+ * each with its CLOCK_MONOTONIC time; no batch header). */
+#define URT_TRACE_FORMAT_VERSION 3
 #define URT_TRACE_MAGIC 0x42545255u /* "URTB" */
 
 /*
@@ -25,7 +27,7 @@
  * read back to back, the ns from CLOCK_MONOTONIC (the clock of
  * bpf_ktime_get_ns()): one when its first record was written, one when it
  * was flushed. A reader maps ticks to ns through them (tools/ustrace
- * decode.c).
+ * decode.c). Short records count their ticks from tick0.
  */
 struct urt_trace_batch {
 	uint32_t magic;	  /* URT_TRACE_MAGIC */
@@ -33,6 +35,8 @@ struct urt_trace_batch {
 	uint16_t worker;  /* the worker that recorded every record */
 	uint32_t bytes;	  /* this header and the records */
 	uint32_t flags;	  /* URT_TRB_* */
+	uint32_t records; /* how many records follow */
+	uint32_t pad;	  /* 0 */
 	uint64_t tick0, ns0; /* anchor at the first record */
 	uint64_t tick1, ns1; /* anchor at the flush */
 };
@@ -42,7 +46,8 @@ enum urt_trace_batch_flags {
 };
 
 enum urt_trace_type {
-	URT_TR_POLL = 1,      /* struct urt_trace_poll: one whole poll */
+	URT_TR_POLL = 1,      /* one whole poll (struct urt_trace_poll, or
+			       * a short record) */
 	URT_TR_POLL_CONT = 2, /* struct urt_trace_poll: the rest of a poll
 			       * that was open when its batch was flushed
 			       * (that record has URT_TRF_SPLIT): first
@@ -64,49 +69,68 @@ enum urt_trace_type {
 	URT_TR_PARK = 10,      /* the recorder parks (its last record before
 				* the flush); arg: enum urt_trace_park
 				* (replaces urt:park) */
+	URT_TR_RESULT = 11,    /* inner record, last of its poll: the result
+				* of a short poll record that ended its task
+				* (data: (u32) result), where it is not 0 */
 };
 
 /*
- * Every record but a poll's, 32 bytes; type and flags are in the last two
- * bytes of every record. tick: when it happened.
+ * Every record starts with its type and flags; URT_TRF_SHORT says it is a
+ * struct urt_trace_short (16 bytes), else it is 32 bytes. A record with
+ * URT_TRF_INNER was written during the poll whose record is the last
+ * poll record before it (spawns, wakes, ops of that poll), and belongs to
+ * it. tick: when it happened.
  */
 struct urt_trace_rec {
+	uint8_t type;  /* enum urt_trace_type */
+	uint8_t flags; /* URT_TRF_INNER */
+	uint16_t pad;
+	uint32_t arg;
 	uint64_t tick;
 	uint64_t task; /* task id, 64-bit, never reused */
 	uint64_t data;
-	uint32_t arg;
-	uint16_t pad;
-	uint8_t flags; /* 0 */
-	uint8_t type;  /* enum urt_trace_type */
+};
+
+/* A poll: written when it begins, completed when it ends. */
+struct urt_trace_poll {
+	uint8_t type;	/* URT_TR_POLL or URT_TR_POLL_CONT */
+	uint8_t flags;	/* URT_TRF_* */
+	uint16_t depth; /* local queue length at the start (saturated) */
+	int32_t res;	/* URT_TRF_READY: the task's result */
+	uint64_t tick;	/* start (a URT_TR_POLL_CONT repeats it) */
+	uint64_t task;
+	uint64_t dur; /* ticks from start to end */
 };
 
 /*
- * A poll: written when it begins, completed when it ends. The records
- * written during the poll (spawns, wakes, ops) follow it: inner bytes.
+ * The same in 16 bytes, where it fits (liburt's choice, record by
+ * record): task id below 2^32, tick within 2^32 ticks after the batch's
+ * tick0; arg below 2^16 and data below 2^32 (events); a poll's result
+ * goes in a URT_TR_RESULT record where it is not 0.
  */
-struct urt_trace_poll {
-	uint64_t tick; /* start (a URT_TR_POLL_CONT repeats it) */
-	uint64_t task;
-	uint32_t dur;	/* ticks from start to end (see URT_TRF_DUR16) */
-	int32_t res;	/* URT_TRF_READY: the task's result */
-	uint16_t inner; /* bytes of the records written during it */
-	uint16_t depth; /* local queue length at the start (saturated) */
-	uint16_t pad;
-	uint8_t flags; /* URT_TRF_* */
-	uint8_t type;  /* URT_TR_POLL or URT_TR_POLL_CONT */
+struct urt_trace_short {
+	uint8_t type;  /* enum urt_trace_type, not POLL_CONT */
+	uint8_t flags; /* URT_TRF_SHORT | ... */
+	uint16_t arg;  /* a poll: its depth */
+	uint32_t dtick; /* tick - the batch's tick0 */
+	uint32_t task;
+	uint32_t data; /* a poll: its duration in ticks (URT_TRF_DUR16: in
+			* units of 65536 ticks, UINT32_MAX: even longer) */
 };
 
-enum urt_trace_poll_flags {
-	URT_TRF_READY = 1, /* the poll returned a result: the task ended */
-	URT_TRF_YIELD = 2, /* it yielded (urt_cx_yield): runnable at once */
-	URT_TRF_SPLIT = 4, /* flushed while open: ends in a POLL_CONT */
-	URT_TRF_DUR16 = 8, /* dur counts units of 65536 ticks (a poll of
-			    * 2^32 ticks or more; UINT32_MAX: even longer) */
+enum urt_trace_flags {
+	URT_TRF_READY = 1, /* poll: it returned a result, the task ended */
+	URT_TRF_YIELD = 2, /* poll: it yielded (urt_cx_yield): runnable */
+	URT_TRF_SPLIT = 4, /* poll: flushed while open, ends in a POLL_CONT */
+	URT_TRF_DUR16 = 8, /* short poll: see urt_trace_short.data */
+	URT_TRF_INNER = 16, /* written during the poll before it */
+	URT_TRF_SHORT = 32, /* a struct urt_trace_short */
 };
 
 /* Per worker buffer, header included; flushed when full or on park. */
 #define URT_TRACE_BUF_BYTES 65536
-#define URT_TRACE_REC_BYTES 32
+#define URT_TRACE_REC_BYTES 32	 /* struct urt_trace_rec, urt_trace_poll */
+#define URT_TRACE_SHORT_BYTES 16 /* struct urt_trace_short */
 
 /* URT_TR_WAKE arg: where the woken task went. */
 enum urt_trace_wake {

@@ -48,6 +48,7 @@ struct kid {
 	_Atomic uint64_t id;
 	_Atomic unsigned polls, worker[2];
 	_Atomic int *done;
+	int result; /* its own: > 0xffff, unlike any other kid's */
 };
 
 /* Two polls: records the worker of each, yields between them. */
@@ -63,7 +64,7 @@ H_CO(kid_run)
 	URT_BEGIN(co);
 	URT_YIELD(co, cx);
 	atomic_fetch_add(k->done, 1);
-	URT_END(co, 0);
+	URT_END(co, k->result);
 }
 
 struct blocker {
@@ -87,6 +88,7 @@ H_CO(blocker_run)
 	URT_BEGIN(co);
 	for (int i = 0; i < NKIDS; i++) {
 		b->kids[i].done = &b->done;
+		b->kids[i].result = 0x12340 + i;
 		urt_co_init(&b->kids[i].co, kid_run);
 		if (urt_task_spawn(urt_cx_rt(cx), &b->kids[i].co.base,
 				   &b->h[i]))
@@ -125,10 +127,12 @@ static int target_steal(void)
 		for (int i = 0; i < NKIDS; i++) {
 			struct kid *k = &x->kids[i];
 
-			if (urt_task_join_blocking(&x->h[i]) || k->polls != 2)
+			if (urt_task_join_blocking(&x->h[i]) != k->result ||
+			    k->polls != 2)
 				return 1;
-			printf("T: kid %llu %u %u\n", (unsigned long long)k->id,
-			       k->worker[0], k->worker[1]);
+			printf("T: kid %llu %u %u %d\n",
+			       (unsigned long long)k->id, k->worker[0],
+			       k->worker[1], k->result);
 			moved += k->worker[0] != k->worker[1];
 		}
 	}
@@ -382,10 +386,11 @@ static void test_trace_steal_and_migrations_match_runtime(void **state)
 	char cmd[8192], *out, *d = tmpdir(), *p;
 	uint64_t polls[MAXW] = {0}, steals[MAXW][MAXW] = {{0}};
 	uint64_t tpolls[MAXW] = {0}, tsteals[MAXW][MAXW] = {{0}};
-	unsigned moved = 0, kids = 0, matched = 0, kid_migr = 0;
+	unsigned moved = 0, kids = 0, matched = 0, kid_migr = 0, exits = 0;
 	struct {
 		uint64_t id;
 		unsigned w0, w1;
+		int result;
 	} kid[NKIDS * MAX_ROUNDS];
 	struct tlog l;
 	int rc;
@@ -401,6 +406,7 @@ static void test_trace_steal_and_migrations_match_runtime(void **state)
 	for (p = out; (p = strstr(p, "T: ")); p++) {
 		unsigned w, v, a, b;
 		unsigned long long x;
+		int r;
 
 		if (sscanf(p, "T: worker %u polls %llu", &w, &x) == 2 &&
 		    w < MAXW)
@@ -408,10 +414,12 @@ static void test_trace_steal_and_migrations_match_runtime(void **state)
 		else if (sscanf(p, "T: steals %u %u %llu", &w, &v, &x) == 3 &&
 			 w < MAXW && v < MAXW)
 			steals[w][v] = x;
-		else if (sscanf(p, "T: kid %llu %u %u", &x, &a, &b) == 3 &&
+		else if (sscanf(p, "T: kid %llu %u %u %d", &x, &a, &b, &r) ==
+				 4 &&
 			 kids < NKIDS * MAX_ROUNDS) {
 			kid[kids].id = x;
 			kid[kids].w0 = a;
+			kid[kids].result = r;
 			kid[kids++].w1 = b;
 			moved += a != b;
 		}
@@ -429,6 +437,18 @@ static void test_trace_steal_and_migrations_match_runtime(void **state)
 		if (e->type == UST_STEAL && e->worker < MAXW &&
 		    e->worker2 < MAXW)
 			tsteals[e->worker][e->worker2] += e->arg;
+		if (e->type == UST_EXIT) {
+			/* each kid's result, as its last poll returned it
+			 * (a 16-byte poll record has no room for it: its
+			 * own record) */
+			for (unsigned k = 0; k < kids; k++)
+				if (kid[k].id == e->task) {
+					assert_int_equal((int32_t)e->arg,
+							 kid[k].result);
+					exits++;
+				}
+			continue;
+		}
 		if (e->type != UST_MIGRATE)
 			continue;
 		for (unsigned k = 0; k < kids; k++) {
@@ -457,6 +477,7 @@ static void test_trace_steal_and_migrations_match_runtime(void **state)
 	/* One migrate event per kid that changed workers, matching it. */
 	assert_int_equal(kid_migr, moved);
 	assert_int_equal(matched, moved);
+	assert_int_equal(exits, kids);
 	free(l.ev);
 	free(out);
 	rmdir_all(d);

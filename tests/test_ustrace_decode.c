@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -28,7 +29,10 @@ struct batch {
 	struct ust_rb_batch rb;
 	struct urt_trace_batch h;
 	unsigned char recs[URT_TRACE_BUF_BYTES];
-	size_t n; /* bytes of records */
+	size_t n;	   /* bytes of records */
+	uint32_t nrec;	   /* records */
+	bool in_poll;	   /* records added now are the poll's inner ones */
+	int32_t result;	   /* of the open short poll, for close_inner() */
 };
 
 /* Ticks are ns (no URT_TRB_TSC) unless the test sets flags and anchors. */
@@ -46,48 +50,95 @@ static void batch_init(struct batch *b, uint16_t worker)
 static size_t batch_done(struct batch *b)
 {
 	b->h.bytes = (uint32_t)(sizeof(b->h) + b->n);
+	b->h.records = b->nrec;
 	b->rb.bytes = b->h.bytes;
 	return sizeof(b->rb) + b->rb.bytes;
 }
 
-static struct urt_trace_poll *add_poll(struct batch *b, uint8_t type,
-				       uint64_t task, uint64_t tick,
-				       uint32_t dur, uint8_t flags, int res)
+static void *room(struct batch *b, size_t n)
 {
-	struct urt_trace_poll *p = (void *)(b->recs + b->n);
+	void *p = b->recs + b->n;
 
-	assert_true(b->n + sizeof(*p) <= sizeof(b->recs));
-	memset(p, 0, sizeof(*p));
-	p->type = type;
-	p->task = task;
-	p->tick = tick;
-	p->dur = dur;
-	p->flags = flags;
-	p->res = res;
-	p->depth = 3;
-	b->n += sizeof(*p);
+	assert_true(b->n + n <= sizeof(b->recs));
+	memset(p, 0, n);
+	b->n += n;
+	b->nrec++;
 	return p;
 }
 
+/* A poll record, 16 bytes as liburt writes it where it fits (dur: as
+ * stored, units of 65536 ticks with URT_TRF_DUR16); a nonzero result of a
+ * ready one goes in a RESULT record at close_inner(). */
+static void add_poll(struct batch *b, uint64_t task, uint64_t tick,
+		     uint32_t dur, uint8_t flags, int res)
+{
+	struct urt_trace_short *p = room(b, sizeof(*p));
+
+	assert_true(task >> 32 == 0 && tick - b->h.tick0 < (1ull << 32));
+	p->type = URT_TR_POLL;
+	p->flags = URT_TRF_SHORT | flags;
+	p->arg = 3; /* depth */
+	p->dtick = (uint32_t)(tick - b->h.tick0);
+	p->task = (uint32_t)task;
+	p->data = dur;
+	b->in_poll = true;
+	b->result = flags & URT_TRF_READY ? res : 0;
+}
+
+/* The 32-byte form: a POLL_CONT, or values too large for 16 bytes. */
+static void add_poll32(struct batch *b, uint8_t type, uint64_t task,
+		       uint64_t tick, uint64_t dur, uint8_t flags, int res)
+{
+	struct urt_trace_poll *p = room(b, sizeof(*p));
+
+	p->type = type;
+	p->flags = flags;
+	p->depth = 3;
+	p->res = res;
+	p->tick = tick;
+	p->task = task;
+	p->dur = dur;
+	b->in_poll = true;
+	b->result = 0;
+}
+
+/* Any other record: 16 bytes where it fits (liburt's rule), else 32;
+ * inner to the open poll until close_inner(). */
 static void add_rec(struct batch *b, uint8_t type, uint64_t task,
 		    uint64_t tick, uint64_t data, uint32_t arg)
 {
-	struct urt_trace_rec *r = (void *)(b->recs + b->n);
+	uint8_t inner = b->in_poll ? URT_TRF_INNER : 0;
 
-	assert_true(b->n + sizeof(*r) <= sizeof(b->recs));
-	memset(r, 0, sizeof(*r));
-	r->type = type;
-	r->task = task;
-	r->tick = tick;
-	r->data = data;
-	r->arg = arg;
-	b->n += sizeof(*r);
+	if (((task | data | (tick - b->h.tick0)) >> 32) == 0 &&
+	    arg <= 0xffff) {
+		struct urt_trace_short *r = room(b, sizeof(*r));
+
+		r->type = type;
+		r->flags = URT_TRF_SHORT | inner;
+		r->arg = (uint16_t)arg;
+		r->dtick = (uint32_t)(tick - b->h.tick0);
+		r->task = (uint32_t)task;
+		r->data = (uint32_t)data;
+	} else {
+		struct urt_trace_rec *r = room(b, sizeof(*r));
+
+		r->type = type;
+		r->flags = inner;
+		r->arg = arg;
+		r->tick = tick;
+		r->task = task;
+		r->data = data;
+	}
 }
 
-/* The inner records of p: everything appended since it. */
-static void close_inner(struct batch *b, struct urt_trace_poll *p)
+/* The open poll ends: what follows is not its own. */
+static void close_inner(struct batch *b)
 {
-	p->inner = (uint16_t)(b->recs + b->n - (unsigned char *)(p + 1));
+	if (b->result)
+		add_rec(b, URT_TR_RESULT, 0, b->h.tick0, (uint32_t)b->result,
+			0);
+	b->in_poll = false;
+	b->result = 0;
 }
 
 /* ---- what came out ---------------------------------------------------- */
@@ -121,16 +172,15 @@ static void test_decode_yielding_poll_gives_begin_inner_wake_end(void **s)
 {
 	struct batch *b = calloc(1, sizeof(*b));
 	struct ust_decoder d = {0};
-	struct urt_trace_poll *p;
 	struct out o = {0};
 	size_t size;
 
 	(void)s;
 	batch_init(b, 1);
-	p = add_poll(b, URT_TR_POLL, 42, 1000, 250, URT_TRF_YIELD, 0);
+	add_poll(b, 42, 1000, 250, URT_TRF_YIELD, 0);
 	add_rec(b, URT_TR_SPAWN, 43, 1100, 42, 0);
 	add_rec(b, URT_TR_WAKE, 44, 1200, 0, URT_TRW_LIFO);
-	close_inner(b, p);
+	close_inner(b);
 	add_rec(b, URT_TR_OP_COMPLETE, 45, 1300, 0xabc1, (uint32_t)-11);
 	size = batch_done(b);
 	assert_int_equal(ust_decode_batch(&d, b, size, collect, &o), 0);
@@ -162,7 +212,8 @@ static void test_decode_ready_poll_ends_its_task_with_result(void **s)
 
 	(void)s;
 	batch_init(b, 0);
-	add_poll(b, URT_TR_POLL, 7, 500, 20, URT_TRF_READY, -125);
+	add_poll(b, 7, 500, 20, URT_TRF_READY, -125);
+	close_inner(b); /* its result, in a record of its own */
 	add_rec(b, URT_TR_EXIT, 8, 600, 0, (uint32_t)-125); /* aborted */
 	size = batch_done(b);
 	assert_int_equal(ust_decode_batch(&d, b, size, collect, &o), 0);
@@ -201,27 +252,70 @@ static void test_decode_hops_steals_parks_keep_their_workers(void **s)
 	free(b);
 }
 
+/*
+ * 16- and 32-byte records in one batch, each read by its own size: a task
+ * id past 2^32, an op's 64-bit user_data and a 32-bit result force the
+ * long form; a short poll's result comes from its RESULT record, a long
+ * poll's from the poll itself.
+ */
+static void test_decode_mixed_record_sizes(void **s)
+{
+	struct batch *b = calloc(1, sizeof(*b));
+	struct ust_decoder d = {0};
+	struct out o = {0};
+	uint64_t big = (1ull << 40) + 5;
+	size_t size;
+
+	(void)s;
+	batch_init(b, 0);
+	add_poll(b, 11, 100, 30, URT_TRF_READY, -7);
+	add_rec(b, URT_TR_OP_SUBMIT, 11, 105, 0xffff888012345601ull, 22);
+	add_rec(b, URT_TR_SPAWN, big, 110, 11, 0);
+	close_inner(b);
+	assert_int_equal(b->nrec, 4);
+	assert_int_equal(b->n, 16 + 32 + 32 + 16);
+	add_poll32(b, URT_TR_POLL, big, 200, 40, URT_TRF_READY, 77);
+	add_rec(b, URT_TR_WAKE, 11, 210, 0, URT_TRW_LOCAL);
+	close_inner(b);
+	add_rec(b, URT_TR_MIGRATE, 12, 300, 1, URT_TRM_STOLEN);
+	size = batch_done(b);
+	assert_int_equal(ust_decode_batch(&d, b, size, collect, &o), 0);
+	assert_int_equal(o.n, 10);
+	expect(&o, 0, UST_POLL_BEGIN, 100, 11, 3);
+	expect(&o, 1, UST_OP_SUBMIT, 105, 11, 22);
+	assert_true(o.ev[1].data == 0xffff888012345601ull);
+	expect(&o, 2, UST_SPAWN, 110, big, 0);
+	assert_int_equal(o.ev[2].data, 11);
+	expect(&o, 3, UST_POLL_END, 130, 11, 1);
+	expect(&o, 4, UST_EXIT, 130, 11, (uint32_t)-7);
+	expect(&o, 5, UST_POLL_BEGIN, 200, big, 3);
+	expect(&o, 6, UST_WAKE, 210, 11, URT_TRW_LOCAL);
+	expect(&o, 7, UST_POLL_END, 240, big, 1);
+	expect(&o, 8, UST_EXIT, 240, big, 77);
+	expect(&o, 9, UST_MIGRATE, 300, 12, URT_TRM_STOLEN);
+	assert_int_equal(o.ev[9].worker2, 1);
+	free(b);
+}
+
 /* A poll open when its batch was flushed: one begin, one end. */
 static void test_decode_split_poll_spans_batches(void **s)
 {
 	struct batch *b = calloc(1, sizeof(*b));
 	struct ust_decoder d = {0};
-	struct urt_trace_poll *p;
 	struct out o = {0};
 	size_t size;
 
 	(void)s;
 	batch_init(b, 0);
-	p = add_poll(b, URT_TR_POLL, 1, 100, 0, URT_TRF_SPLIT, 0);
+	add_poll(b, 1, 100, 0, URT_TRF_SPLIT, 0);
 	add_rec(b, URT_TR_SPAWN, 2, 110, 1, 0);
-	close_inner(b, p);
 	size = batch_done(b);
 	assert_int_equal(ust_decode_batch(&d, b, size, collect, &o), 0);
 	batch_init(b, 0);
-	p = add_poll(b, URT_TR_POLL_CONT, 1, 100, 900, URT_TRF_READY, 0);
+	add_poll32(b, URT_TR_POLL_CONT, 1, 100, 900, URT_TRF_READY, 0);
 	add_rec(b, URT_TR_SPAWN, 3, 120, 1, 0);
-	close_inner(b, p);
-	add_poll(b, URT_TR_POLL, 2, 1100, 5, 0, 0);
+	close_inner(b);
+	add_poll(b, 2, 1100, 5, 0, 0);
 	size = batch_done(b);
 	assert_int_equal(ust_decode_batch(&d, b, size, collect, &o), 0);
 	assert_int_equal(o.n, 7);
@@ -251,9 +345,9 @@ static void test_decode_maps_ticks_through_anchors(void **s)
 	b->h.ns0 = 7000000000ull;
 	b->h.tick1 = 15000000;
 	b->h.ns1 = 7002000000ull;
-	add_poll(b, URT_TR_POLL, 5, 12500000, 2500, 0, 0);
+	add_poll(b, 5, 12500000, 2500, 0, 0);
 	/* 2^33 ticks stored as 2^17 units of 65536: 3.436 s */
-	add_poll(b, URT_TR_POLL, 6, 10000000, 131072, URT_TRF_DUR16, 0);
+	add_poll(b, 6, 10000000, 131072, URT_TRF_DUR16, 0);
 	size = batch_done(b);
 	assert_int_equal(ust_decode_batch(&d, b, size, collect, &o), 0);
 	assert_int_equal(o.n, 4);
@@ -270,17 +364,17 @@ static void test_decode_long_poll_ends_after_its_inner_records(void **s)
 {
 	struct batch *b = calloc(1, sizeof(*b));
 	struct ust_decoder d = {0};
-	struct urt_trace_poll *p;
 	struct out o = {0};
 	size_t size;
 
 	(void)s;
 	batch_init(b, 0);
 	/* recorded 2^32 + 60000 ticks: stored as 65536 units, 60000 lost */
-	p = add_poll(b, URT_TR_POLL, 9, 1000, 65536, URT_TRF_DUR16, 0);
+	add_poll(b, 9, 1000, 65536, URT_TRF_DUR16, 0);
+	/* (too late for a 16-byte record: 32 bytes) */
 	add_rec(b, URT_TR_WAKE, 10, 1000 + (1ull << 32) + 50000, 0,
 		URT_TRW_INJECT);
-	close_inner(b, p);
+	close_inner(b);
 	size = batch_done(b);
 	assert_int_equal(ust_decode_batch(&d, b, size, collect, &o), 0);
 	assert_int_equal(o.n, 3);
@@ -307,7 +401,7 @@ static void test_decode_absurd_anchors_stay_defined(void **s)
 	b->h.ns0 = 0;
 	b->h.tick1 = 1;
 	b->h.ns1 = 1ull << 62; /* 4.6e18 ns a tick */
-	add_poll(b, URT_TR_POLL, 5, 1000000, 10, 0, 0);
+	add_poll(b, 5, 1000000, 10, 0, 0);
 	size = batch_done(b);
 	assert_int_equal(ust_decode_batch(&d, b, size, collect, &o), 0);
 	assert_int_equal(o.n, 2);
@@ -328,7 +422,7 @@ static void test_decode_refuses_other_versions_and_corrupt_batches(void **s)
 
 	(void)s;
 	batch_init(b, 0);
-	add_poll(b, URT_TR_POLL, 1, 100, 1, 0, 0);
+	add_poll(b, 1, 100, 1, 0, 0);
 	b->h.version = URT_TRACE_FORMAT_VERSION + 1;
 	size = batch_done(b);
 	assert_int_equal(ust_decode_batch(&d, b, size, collect, &o), -EPROTO);
@@ -344,7 +438,16 @@ static void test_decode_refuses_other_versions_and_corrupt_batches(void **s)
 			 -EBADMSG);
 	/* longer than what holds it */
 	assert_int_equal(ust_decode_batch(&d, b, size, collect, &o), -EBADMSG);
-	assert_int_equal(d.bad_batches, 4);
+	/* a record count that is not what the records say */
+	b->h.bytes -= 8;
+	b->rb.bytes -= 8;
+	b->h.records++;
+	assert_int_equal(ust_decode_batch(&d, b, size, collect, &o), -EBADMSG);
+	/* a last record that says it is 32 bytes where 16 are left */
+	b->h.records--;
+	((struct urt_trace_short *)b->recs)->flags &= ~URT_TRF_SHORT;
+	assert_int_equal(ust_decode_batch(&d, b, size, collect, &o), -EBADMSG);
+	assert_int_equal(d.bad_batches, 6);
 	assert_int_equal(o.n, 0);
 	free(b);
 }
@@ -374,7 +477,8 @@ static size_t build_log(unsigned char *buf, struct batch *b)
 	memcpy(buf + n, &e, sizeof(e));
 	n += sizeof(e);
 	batch_init(b, 0);
-	add_poll(b, URT_TR_POLL, 4, 100, 10, URT_TRF_READY, 9);
+	add_poll(b, 4, 100, 10, URT_TRF_READY, 9);
+	close_inner(b);
 	bs = batch_done(b);
 	memcpy(buf + n, b, bs);
 	n += bs;
@@ -427,7 +531,7 @@ static void test_log_v2_truncated_or_corrupt_fails_whole(void **s)
 				    sizeof(struct ust_rb_batch)))
 	    ->version = 99;
 	assert_int_equal(ust_log_parse(buf, len, "mem", &h, log_collect, &o),
-			 -EBADMSG);
+			 -EPROTO);
 	/* nothing was passed on before the error */
 	assert_int_equal(o.n, 0);
 	/* a version nobody reads */
@@ -445,6 +549,7 @@ int main(void)
 		test_decode_yielding_poll_gives_begin_inner_wake_end),
 	    cmocka_unit_test(test_decode_ready_poll_ends_its_task_with_result),
 	    cmocka_unit_test(test_decode_hops_steals_parks_keep_their_workers),
+	    cmocka_unit_test(test_decode_mixed_record_sizes),
 	    cmocka_unit_test(test_decode_split_poll_spans_batches),
 	    cmocka_unit_test(test_decode_maps_ticks_through_anchors),
 	    cmocka_unit_test(

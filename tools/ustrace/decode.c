@@ -111,8 +111,71 @@ static void emit(struct ctx *x, uint16_t type, uint64_t ts, uint64_t task,
 	x->fn(x->arg, &e);
 }
 
+/* A record of either size, widened. */
+struct rec {
+	uint8_t type, flags;
+	uint16_t depth; /* a poll's */
+	int32_t res;	/* a 32-byte poll's */
+	uint32_t arg;
+	uint64_t tick, task, data;
+	uint64_t dur; /* a poll's, in ticks */
+};
+
+/* Bytes of the record at p: 16 or 32 (its flags say), 0 where it runs
+ * past end. */
+static size_t rec_bytes(const unsigned char *p, const unsigned char *end)
+{
+	size_t n;
+
+	if (end - p < URT_TRACE_SHORT_BYTES)
+		return 0;
+	n = p[1] & URT_TRF_SHORT ? URT_TRACE_SHORT_BYTES : URT_TRACE_REC_BYTES;
+	return (size_t)(end - p) >= n ? n : 0;
+}
+
+static void widen(const struct urt_trace_batch *h, const unsigned char *p,
+		  struct rec *r)
+{
+	if (p[1] & URT_TRF_SHORT) {
+		const struct urt_trace_short *s = (const void *)p;
+
+		*r = (struct rec){.type = s->type,
+				  .flags = s->flags,
+				  .tick = h->tick0 + s->dtick,
+				  .task = s->task};
+		if (s->type == URT_TR_POLL) {
+			r->depth = s->arg;
+			r->dur = s->flags & URT_TRF_DUR16
+				     ? (uint64_t)s->data << 16
+				     : s->data;
+		} else {
+			r->arg = s->arg;
+			r->data = s->data;
+		}
+	} else if (p[0] == URT_TR_POLL || p[0] == URT_TR_POLL_CONT) {
+		const struct urt_trace_poll *q = (const void *)p;
+
+		*r = (struct rec){.type = q->type,
+				  .flags = q->flags,
+				  .depth = q->depth,
+				  .res = q->res,
+				  .tick = q->tick,
+				  .task = q->task,
+				  .dur = q->dur};
+	} else {
+		const struct urt_trace_rec *q = (const void *)p;
+
+		*r = (struct rec){.type = q->type,
+				  .flags = q->flags,
+				  .arg = q->arg,
+				  .tick = q->tick,
+				  .task = q->task,
+				  .data = q->data};
+	}
+}
+
 /* A record other than a poll's. */
-static void one(struct ctx *x, const struct urt_trace_rec *r)
+static void one(struct ctx *x, const struct rec *r)
 {
 	uint64_t ts = to_ns(&x->c, r->tick);
 	struct ust_event e;
@@ -157,14 +220,10 @@ static void one(struct ctx *x, const struct urt_trace_rec *r)
 }
 
 /* What a poll's end means: [yield wake,] POLL_END [, EXIT]. */
-static void poll_end(struct ctx *x, const struct urt_trace_poll *p)
+static void poll_end(struct ctx *x, const struct rec *p, int32_t res)
 {
-	uint64_t dur = p->dur;
-	uint64_t ts;
+	uint64_t ts = to_ns(&x->c, p->tick + p->dur);
 
-	if (p->flags & URT_TRF_DUR16)
-		dur <<= 16;
-	ts = to_ns(&x->c, p->tick + dur);
 	/* A DUR16 duration lost its low 16 bits (up to 65535 ticks): the end
 	 * must not come before the poll's own inner records. */
 	if (ts < x->last_ns)
@@ -173,7 +232,27 @@ static void poll_end(struct ctx *x, const struct urt_trace_poll *p)
 		emit(x, UST_WAKE, ts, p->task, 0, URT_TRW_RUNNING);
 	emit(x, UST_POLL_END, ts, p->task, 0, !!(p->flags & URT_TRF_READY));
 	if (p->flags & URT_TRF_READY)
-		emit(x, UST_EXIT, ts, p->task, 0, (uint32_t)p->res);
+		emit(x, UST_EXIT, ts, p->task, 0, (uint32_t)res);
+}
+
+int ust_batch_check(const void *batch, size_t size)
+{
+	const struct urt_trace_batch *h = batch;
+	const unsigned char *p, *end;
+	uint32_t n = 0;
+
+	if (size < sizeof(*h) || h->magic != URT_TRACE_MAGIC)
+		return -EBADMSG;
+	if (h->version != URT_TRACE_FORMAT_VERSION)
+		return -EPROTO;
+	if (h->bytes != size)
+		return -EBADMSG;
+	p = (const unsigned char *)(h + 1);
+	end = (const unsigned char *)h + h->bytes;
+	for (size_t k; p < end; p += k, n++)
+		if (!(k = rec_bytes(p, end)))
+			return -EBADMSG;
+	return n == h->records ? 0 : -EBADMSG;
 }
 
 int ust_decode_batch(struct ust_decoder *d, const void *batch, size_t size,
@@ -183,47 +262,51 @@ int ust_decode_batch(struct ust_decoder *d, const void *batch, size_t size,
 	const struct urt_trace_batch *h = (const void *)(rb + 1);
 	const unsigned char *p, *end;
 	struct ctx x = {.d = d, .rb = rb, .fn = fn, .arg = arg};
+	int err;
 
-	if (size < sizeof(*rb) + sizeof(*h) || rb->bytes > size - sizeof(*rb) ||
-	    rb->bytes < sizeof(*h) || h->magic != URT_TRACE_MAGIC) {
+	if (size < sizeof(*rb) || rb->bytes > size - sizeof(*rb)) {
 		d->bad_batches++;
 		return -EBADMSG;
 	}
-	if (h->version != URT_TRACE_FORMAT_VERSION) {
+	err = ust_batch_check(h, rb->bytes);
+	if (err) {
 		d->bad_batches++;
-		d->other_version = h->version;
-		return -EPROTO;
-	}
-	if (h->bytes != rb->bytes ||
-	    (h->bytes - sizeof(*h)) % URT_TRACE_REC_BYTES) {
-		d->bad_batches++;
-		return -EBADMSG;
+		if (err == -EPROTO)
+			d->other_version = h->version;
+		return err;
 	}
 	x.worker = h->worker;
 	conv_init(d, h, &x.c);
 	p = (const unsigned char *)(h + 1);
 	end = (const unsigned char *)h + h->bytes;
+	/* every record fits (ust_batch_check) */
 	while (p < end) {
-		const struct urt_trace_poll *pr = (const void *)p;
-		const unsigned char *inner;
+		struct rec r, q;
+		int32_t res;
 
-		p += URT_TRACE_REC_BYTES;
-		if (pr->type != URT_TR_POLL && pr->type != URT_TR_POLL_CONT) {
-			one(&x, (const void *)pr);
+		widen(h, p, &r);
+		p += rec_bytes(p, end);
+		if (r.type != URT_TR_POLL && r.type != URT_TR_POLL_CONT) {
+			one(&x, &r);
 			continue;
 		}
 		/* a CONT goes on with a poll whose begin came before */
-		if (pr->type == URT_TR_POLL)
-			emit(&x, UST_POLL_BEGIN, to_ns(&x.c, pr->tick),
-			     pr->task, 0, pr->depth);
-		inner = p + pr->inner;
-		if (inner > end || pr->inner % URT_TRACE_REC_BYTES)
-			inner = end; /* corrupt: end what is there */
-		for (; p < inner; p += URT_TRACE_REC_BYTES)
-			one(&x, (const void *)p);
+		if (r.type == URT_TR_POLL)
+			emit(&x, UST_POLL_BEGIN, to_ns(&x.c, r.tick), r.task,
+			     0, r.depth);
+		/* its inner records: spawns, wakes, ops, its result */
+		res = r.res;
+		for (; p < end && (p[1] & URT_TRF_INNER);
+		     p += rec_bytes(p, end)) {
+			widen(h, p, &q);
+			if (q.type == URT_TR_RESULT)
+				res = (int32_t)(uint32_t)q.data;
+			else
+				one(&x, &q);
+		}
 		/* split: the end is in the next batch's POLL_CONT */
-		if (!(pr->flags & URT_TRF_SPLIT))
-			poll_end(&x, pr);
+		if (!(r.flags & URT_TRF_SPLIT))
+			poll_end(&x, &r, res);
 	}
 	return 0;
 }
@@ -282,6 +365,7 @@ int ust_log_parse(const unsigned char *buf, size_t len, const char *path,
 {
 	size_t body, n, off, items = 0;
 	struct ust_event e;
+	int err;
 
 	if (len < sizeof(*hdr))
 		return len >= 8 && memcmp(buf, UST_LOG_MAGIC, 8)
@@ -310,8 +394,6 @@ int ust_log_parse(const unsigned char *buf, size_t len, const char *path,
 				    "stray bytes",
 				    n, body % hdr->event_size);
 		for (size_t i = 0; i < n; i++) {
-			int err;
-
 			memcpy(&e, buf + i * hdr->event_size, sizeof(e));
 			if ((err = fn(ctx, &e)))
 				return err;
@@ -331,10 +413,14 @@ int ust_log_parse(const unsigned char *buf, size_t len, const char *path,
 				    items, body - off);
 		if (n == hdr->event_size && rb->mark != UST_RB_BATCH_MARK)
 			continue;
-		if (rb->bytes < sizeof(*h) || h->magic != URT_TRACE_MAGIC ||
-		    h->version != URT_TRACE_FORMAT_VERSION ||
-		    h->bytes != rb->bytes ||
-		    (h->bytes - sizeof(*h)) % URT_TRACE_REC_BYTES)
+		err = ust_batch_check(h, rb->bytes);
+		if (err == -EPROTO)
+			return ust_fail(-EPROTO, path,
+				    "liburt records of trace format %u at byte "
+				    "%zu: this ustrace reads format %u",
+				    h->version, sizeof(*hdr) + off,
+				    URT_TRACE_FORMAT_VERSION);
+		if (err)
 			return ust_fail(-EBADMSG, path,
 				    "corrupt batch of liburt records at byte "
 				    "%zu",

@@ -26,6 +26,13 @@ struct ust_decoder {
 typedef void (*ust_decode_fn)(void *ctx, const struct ust_event *e);
 
 /*
+ * Checks one liburt batch (struct urt_trace_batch and its records, size
+ * bytes): 0, -EPROTO where it is of another format version, -EBADMSG
+ * where its magic, size or record framing is wrong.
+ */
+int ust_batch_check(const void *batch, size_t size);
+
+/*
  * Decodes one batch of size bytes (ust_rb_batch included) into events, in
  * the order the worker recorded them, calling fn for each: a poll gives
  * POLL_BEGIN, the events of its inner records, a WAKE (kind RUNNING) if it

@@ -198,32 +198,41 @@ int on_probe(struct pt_regs *ctx)
  */
 #define BATCH_MAX URT_TRACE_BUF_BYTES
 
+/*
+ * A batch that does not reach the consumer: counted in records (a poll's
+ * one record is 2 to 4 events: what is lost is known only once decoded),
+ * from its header's count; where even that cannot be read, as if all its
+ * records were short ones.
+ */
+static __always_inline void count_lost(__u64 addr, __u64 bytes)
+{
+	__u32 zero = 0, n = 0;
+	__u64 *d = bpf_map_lookup_elem(&drops, &zero);
+
+	if (bpf_probe_read_user(&n, sizeof(n),
+				(void *)(addr + offsetof(struct urt_trace_batch,
+							 records))))
+		n = (__u32)(bytes / URT_TRACE_SHORT_BYTES);
+	if (d)
+		*d += n;
+}
+
 static __always_inline int batch_out(__u64 cap, __u64 addr, __u64 bytes)
 {
 	struct ust_rb_batch *b;
 
 	b = bpf_ringbuf_reserve(&rb, sizeof(*b) + cap, 0);
 	if (!b) {
-		__u32 zero = 0;
-		__u64 *d = bpf_map_lookup_elem(&drops, &zero);
-
-		/* counted in records (a poll's one record is 2 to 4
-		 * events): what is lost is known only once decoded */
-		if (d)
-			*d += bytes / URT_TRACE_REC_BYTES;
+		count_lost(addr, bytes);
 		return 0;
 	}
 	if (bytes > cap)
 		bytes = cap;
 	if (bpf_probe_read_user(b + 1, bytes, (void *)addr)) {
-		__u32 zero = 0;
-		__u64 *d = bpf_map_lookup_elem(&drops, &zero);
-
 		/* unreadable (paged out?): lost, so counted like a full
 		 * ring, never silent */
 		bpf_ringbuf_discard(b, BPF_RB_NO_WAKEUP);
-		if (d)
-			*d += bytes / URT_TRACE_REC_BYTES;
+		count_lost(addr, bytes);
 		return 0;
 	}
 	b->mark = UST_RB_BATCH_MARK;
