@@ -377,6 +377,39 @@ static int run(const char *cmd, char **out)
 	return WIFEXITED((int)r) ? WEXITSTATUS((int)r) : 128;
 }
 
+/*
+ * ustrace --no-live's summary, which it makes from the log after the run:
+ * it read every event of the log but ustrace's own (drops, the target's
+ * end; the live view never has those either).
+ */
+static void summary_has_log_events(const char *out, const struct tlog *l)
+{
+	const char *p = strstr(out, "\nevent log: ");
+	unsigned long long n = 0;
+
+	assert_non_null(p);
+	assert_int_equal(sscanf(p, "\nevent log: %*s (%llu events)", &n), 1);
+	assert_int_equal(n, l->n - count_type(l, UST_DROPS) -
+				count_type(l, UST_TARGET_EXIT));
+}
+
+/* The summary's polls per worker (its worker table). */
+static void summary_polls(const char *out, uint64_t *polls)
+{
+	const char *p = strstr(out, "\nWKR ");
+	unsigned long long x;
+	unsigned w, rows = 0;
+
+	assert_non_null(p);
+	for (p = strchr(p + 1, '\n') + 1;
+	     sscanf(p, "w%u %*u %llu", &w, &x) == 2; p = strchr(p, '\n') + 1) {
+		assert_true(w < MAXW);
+		polls[w] = x;
+		rows++;
+	}
+	assert_true(rows > 0);
+}
+
 /* ---------------------------------------------------------------------
  * Cases
  * ------------------------------------------------------------------- */
@@ -386,6 +419,7 @@ static void test_trace_steal_and_migrations_match_runtime(void **state)
 	char cmd[8192], *out, *d = tmpdir(), *p;
 	uint64_t polls[MAXW] = {0}, steals[MAXW][MAXW] = {{0}};
 	uint64_t tpolls[MAXW] = {0}, tsteals[MAXW][MAXW] = {{0}};
+	uint64_t spolls[MAXW] = {0};
 	unsigned moved = 0, kids = 0, matched = 0, kid_migr = 0, exits = 0;
 	struct {
 		uint64_t id;
@@ -466,9 +500,14 @@ static void test_trace_steal_and_migrations_match_runtime(void **state)
 				matched++;
 		}
 	}
-	/* Every poll the runtime counted, the tracer saw, per worker. */
-	for (unsigned w = 0; w < MAXW; w++)
+	/* Every poll the runtime counted, the tracer saw, per worker: in
+	 * the log, and in the summary made from it. */
+	summary_polls(out, spolls);
+	summary_has_log_events(out, &l);
+	for (unsigned w = 0; w < MAXW; w++) {
 		assert_int_equal(tpolls[w], polls[w]);
+		assert_int_equal(spolls[w], polls[w]);
+	}
 	assert_true(polls[0] + polls[1] > 0);
 	/* Every steal, by thief and victim, with its task count. */
 	for (unsigned w = 0; w < MAXW; w++)
@@ -569,6 +608,7 @@ static void test_trace_demo_shows_steals_and_migrations(void **state)
 	assert_non_null(strstr(out, "ustrace summary"));
 	read_log(d, &l);
 	no_drops(&l);
+	summary_has_log_events(out, &l);
 	assert_true(count_type(&l, UST_STEAL) > 0);
 	assert_true(count_type(&l, UST_MIGRATE) > 0);
 	assert_true(count_type(&l, UST_WORKER_START) >= 2);

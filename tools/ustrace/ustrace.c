@@ -2,9 +2,11 @@
 /*
  * ustrace: traces a urt program with eBPF. Finds the binary that holds the
  * urt USDT probes, starts (or joins) the target, loads and attaches
- * ustrace.bpf.c, drains its ring buffer into the event log and the view,
- * and finally calls the exporters. The model and drawing are view.c's, the
- * demo workload demo.c's, the log format ustrace.h's.
+ * ustrace.bpf.c, drains its ring buffer into the event log and (live) the
+ * view, builds the summary (--no-live: from the log, read back at the
+ * end) and finally calls the exporters. The model and drawing are view.c's,
+ * the log's writing record.c's, the demo workload demo.c's, the log format
+ * ustrace.h's.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -30,6 +32,7 @@
 
 #include "decode.h"
 #include "demo.h"
+#include "record.h"
 #include "target.h"
 #include "trace_format.h"
 #include "ustrace.h"
@@ -39,8 +42,7 @@
 #include "export.h"
 #endif
 
-#define POLL_MS 10	       /* the ring buffer wakes us only past wakeup_bytes */
-#define WBUF_BYTES (4 << 20) /* the log's write buffer */
+#define POLL_MS 10 /* the ring buffer wakes us only past wakeup_bytes */
 
 static const char usage[] =
     "usage: ustrace [options]                 trace the built-in demo\n"
@@ -57,8 +59,9 @@ static const char usage[] =
     "  -d, --duration SEC   stop after SEC seconds (demo: run that long,\n"
     "                       default 3; CMD: SIGTERM it then)\n"
     "  -o, --output DIR     where to write (default ./ustrace-out)\n"
-    "      --no-live        progress lines instead of the full-screen view\n"
-    "                       (the default when stdout is not a terminal)\n"
+    "      --no-live        progress lines instead of the full-screen view,\n"
+    "                       the summary from the log afterwards (the\n"
+    "                       default when stdout is not a terminal)\n"
     "      --live           the full-screen view even so\n"
     "  -l, --long-poll MS   warn about polls of at least MS ms (default 10)\n"
     "  -x, --exclude P,..   do not attach these direct probes (each hit is a\n"
@@ -106,15 +109,15 @@ struct tracer {
 	struct bpf_link *links[32];
 	int nlinks;
 	struct ring_buffer *rb;
+	/* live: fed while tracing; else only by the replay of the log */
 	struct ust_view *view;
-	FILE *log;
-	unsigned char wbuf[WBUF_BYTES];
-	size_t wlen;
-	struct ust_decoder dec;
-	uint64_t bad_reported; /* dec.bad_batches already reported */
-	char log_path[PATH_MAX];
-	struct ust_log_header hdr;
+	struct ust_rec rec;
+	struct ust_decoder dec; /* live; else only its two counters */
+	uint64_t bad_reported;	/* dec.bad_batches already reported */
 	uint64_t drops_logged;
+	/* what came, for --no-live's progress lines */
+	uint64_t batches, batch_bytes, records, events;
+	uint64_t tick_bytes, tick_ns; /* at the last progress line */
 	pid_t pid;
 	bool child; /* we forked it: waitpid works */
 	int status;
@@ -318,39 +321,12 @@ static uint64_t read_drops(struct tracer *t)
  * Recording
  * ------------------------------------------------------------------- */
 
-/* Appends to the log through our own buffer: fwrite() per event costs as
- * much as the rest of the consumer's work on it. */
-static void log_flush(struct tracer *t)
-{
-	if (t->log && t->wlen && fwrite(t->wbuf, 1, t->wlen, t->log) != t->wlen) {
-		fprintf(stderr, "ustrace: writing %s: %s\n", t->log_path,
-			strerror(errno));
-		fclose(t->log);
-		t->log = NULL;
-	}
-	t->wlen = 0;
-}
-
-/* One log item (ustrace.h), padded with zeros to a multiple of 8. */
-static void log_item(struct tracer *t, const void *p, size_t n)
-{
-	size_t padded = (n + 7) & ~(size_t)7;
-
-	if (t->wlen + padded > sizeof(t->wbuf))
-		log_flush(t);
-	if (padded > sizeof(t->wbuf))
-		return; /* cannot be: a batch is at most 64 KiB */
-	memcpy(t->wbuf + t->wlen, p, n);
-	memset(t->wbuf + t->wlen + n, 0, padded - n);
-	t->wlen += padded;
-}
-
 static void log_event(struct tracer *t, const struct ust_event *e)
 {
-	log_item(t, e, sizeof(*e));
+	ust_rec_event(&t->rec, e);
 	if (e->type == UST_WORKER_START && e->worker != UST_NO_WORKER &&
-	    e->worker >= t->hdr.nworkers)
-		t->hdr.nworkers = e->worker + 1u;
+	    e->worker >= t->rec.hdr.nworkers)
+		t->rec.hdr.nworkers = e->worker + 1u;
 }
 
 static void view_fn(void *ctx, const struct ust_event *e)
@@ -361,20 +337,48 @@ static void view_fn(void *ctx, const struct ust_event *e)
 }
 
 /*
- * A urt:batch buffer: decoded for the view (decode.c), logged as it is
- * (the log's reader decodes it the same way). One that is not of this
- * ustrace's format version is neither: said once, counted at the end.
+ * What ust_decode_batch() checks before it decodes anything, without the
+ * decoding (--no-live), counted in t->dec alike: a batch that passes is
+ * one the log's reader takes (ust_log_parse refuses a whole log for one
+ * it cannot frame). -EPROTO: of another format version; -EBADMSG.
+ */
+static int batch_check(struct tracer *t, const struct ust_rb_batch *b,
+		       size_t size)
+{
+	const struct urt_trace_batch *h = (const void *)(b + 1);
+	int err = size < sizeof(*b) || b->bytes > size - sizeof(*b)
+		      ? -EBADMSG
+		      : ust_batch_check(h, b->bytes);
+
+	if (err) {
+		t->dec.bad_batches++;
+		if (err == -EPROTO)
+			t->dec.other_version = h->version;
+	}
+	return err;
+}
+
+/*
+ * A urt:batch buffer: logged as it is, from the ring buffer's memory (the
+ * log's reader decodes it); live, also decoded for the view (decode.c).
+ * One that is not of this ustrace's format version is neither: said once,
+ * counted at the end.
  */
 static void on_batch(struct tracer *t, const struct ust_rb_batch *b,
 		     size_t size)
 {
 	const struct urt_trace_batch *h = (const void *)(b + 1);
-	int err = ust_decode_batch(&t->dec, b, size, view_fn, t);
+	int err = t->o.live ? ust_decode_batch(&t->dec, b, size, view_fn, t)
+			    : batch_check(t, b, size);
 
 	if (!err) {
-		log_item(t, b, sizeof(*b) + b->bytes);
-		if (h->worker != UST_NO_WORKER && h->worker >= t->hdr.nworkers)
-			t->hdr.nworkers = h->worker + 1u;
+		ust_rec_batch(&t->rec, b, sizeof(*b) + b->bytes);
+		t->batches++;
+		t->batch_bytes += b->bytes;
+		t->records += h->records;
+		if (h->worker != UST_NO_WORKER &&
+		    h->worker >= t->rec.hdr.nworkers)
+			t->rec.hdr.nworkers = h->worker + 1u;
 		return;
 	}
 	if (t->bad_reported)
@@ -409,7 +413,9 @@ static int on_event(void *ctx, void *data, size_t size)
 	if (size < sizeof(*e))
 		return 0;
 	log_event(t, e);
-	ust_view_event(t->view, e);
+	t->events++;
+	if (t->o.live)
+		ust_view_event(t->view, e);
 	return 0;
 }
 
@@ -430,37 +436,40 @@ static uint64_t note_drops(struct tracer *t)
 	return t->drops_logged;
 }
 
+/* --no-live, once a second: what came so far, from our counters alone
+ * (the view is fed afterwards, from the log). MB of liburt's batches. */
+static void progress(struct tracer *t, uint64_t now, uint64_t drops)
+{
+	double dt = (double)(now - t->tick_ns) / 1e9;
+
+	printf("[%5.1fs] batches %llu (%.1f MB, %.1f MB/s) records %llu "
+	       "events %llu drops %llu\n",
+	       (double)(now - t->rec.hdr.start_ns) / 1e9,
+	       (unsigned long long)t->batches, (double)t->batch_bytes / 1e6,
+	       dt > 0 ? (double)(t->batch_bytes - t->tick_bytes) / 1e6 / dt
+		      : 0.0,
+	       (unsigned long long)t->records, (unsigned long long)t->events,
+	       (unsigned long long)drops);
+	fflush(stdout);
+	t->tick_ns = now;
+	t->tick_bytes = t->batch_bytes;
+}
+
 static int open_log(struct tracer *t, const char *comm)
 {
-	if (mkdir(t->o.out_dir, 0755) && errno != EEXIST) {
-		fprintf(stderr, "ustrace: mkdir %s: %s\n", t->o.out_dir,
-			strerror(errno));
-		return -errno;
-	}
-	snprintf(t->log_path, sizeof(t->log_path), "%s/events.ustrace",
-		 t->o.out_dir);
-	t->log = fopen(t->log_path, "w");
-	if (!t->log) {
-		fprintf(stderr, "ustrace: %s: %s\n", t->log_path,
-			strerror(errno));
-		return -errno;
-	}
-	memcpy(t->hdr.magic, UST_LOG_MAGIC, 8);
-	t->hdr.version = UST_LOG_VERSION;
-	t->hdr.event_size = sizeof(struct ust_event);
-	t->hdr.pid = (uint32_t)t->pid;
-	t->hdr.start_ns = now_ns();
-	snprintf(t->hdr.comm, sizeof(t->hdr.comm), "%s", comm);
-	fwrite(&t->hdr, sizeof(t->hdr), 1, t->log);
-	return 0;
+	struct ust_log_header h = {.version = UST_LOG_VERSION,
+				   .event_size = sizeof(struct ust_event),
+				   .pid = (uint32_t)t->pid,
+				   .start_ns = now_ns()};
+
+	memcpy(h.magic, UST_LOG_MAGIC, 8);
+	snprintf(h.comm, sizeof(h.comm), "%s", comm);
+	t->tick_ns = h.start_ns;
+	return ust_rec_open(&t->rec, t->o.out_dir, &h);
 }
 
 static int close_log(struct tracer *t)
 {
-	int err = 0;
-
-	if (!t->log)
-		return -EIO;
 	if (t->exited) {
 		struct ust_event e = {.ts_ns =
 					  t->exit_ns ? t->exit_ns : now_ns(),
@@ -471,15 +480,38 @@ static int close_log(struct tracer *t)
 				      .worker2 = UST_NO_WORKER};
 		log_event(t, &e);
 	}
-	log_flush(t);
-	t->hdr.drops = t->drops_logged;
-	if (fseek(t->log, 0, SEEK_SET) ||
-	    fwrite(&t->hdr, sizeof(t->hdr), 1, t->log) != 1)
-		err = -EIO;
-	if (fclose(t->log))
-		err = -EIO;
-	t->log = NULL;
-	return err;
+	t->rec.hdr.drops = t->drops_logged;
+	return ust_rec_close(&t->rec);
+}
+
+static int replay_fn(void *ctx, const struct ust_event *e)
+{
+	/* ours (drops, the target's end): the view never had them live */
+	if (e->type != UST_DROPS && e->type != UST_TARGET_EXIT)
+		ust_view_event(ctx, e);
+	return 0;
+}
+
+/*
+ * --no-live, after close_log(): the summary's model from the log, the
+ * events the live view would have had, in the same order. The view prints
+ * a few of the migration and warning lines it makes (view.c, per tick:
+ * the replay is one) and counts the rest.
+ */
+static void replay_log(struct tracer *t)
+{
+	struct ust_log_header h;
+	uint64_t t0 = now_ns();
+
+	if (ust_log_replay(t->rec.path, &h, replay_fn, t->view))
+		fprintf(stderr, "ustrace: the summary misses what could not "
+				"be read back from the log\n");
+	else if (t->rec.failed)
+		fprintf(stderr, "ustrace: the summary stops where the log "
+				"does (the write that failed)\n");
+	if (verbose)
+		fprintf(stderr, "ustrace: read %s back in %.3f s\n",
+			t->rec.path, (double)(now_ns() - t0) / 1e9);
 }
 
 /* ---------------------------------------------------------------------
@@ -554,7 +586,12 @@ static void run_loop(struct tracer *t, uint64_t end_ns)
 			}
 		}
 		if (now >= next) {
-			ust_view_tick(t->view, now, note_drops(t));
+			uint64_t drops = note_drops(t);
+
+			if (t->o.live)
+				ust_view_tick(t->view, now, drops);
+			else
+				progress(t, now, drops);
 			next = now + tick;
 		}
 	}
@@ -584,13 +621,16 @@ int main(int argc, char **argv)
 	static struct tracer t = {.o = {.out_dir = "ustrace-out",
 					.live = -1,
 					.long_poll_ns = 10000000ull,
-					.ring_mb = 64}};
+					.ring_mb = 64},
+				  .rec.fd = -1};
 	char bin[PATH_MAX], exe[PATH_MAX], title[256] = "", demo_dur[32];
 	char *demo_argv[4];
 	char tlog[PATH_MAX + 16], path_buf[64];
 	FILE *cf;
 	struct btf *vmlinux = NULL;
 	int c, gate = -1, ret = 1, err;
+	bool have_log = false; /* opened (a failed write later: read back
+				* what it holds) */
 	uint64_t drops = 0, end_ns = 0;
 
 	while ((c = getopt_long(argc, argv, "+p:d:o:l:x:vh", lo, NULL)) != -1) {
@@ -758,12 +798,13 @@ int main(int argc, char **argv)
 	    ring_buffer__new(bpf_map__fd(t.skel->maps.rb), on_event, &t, NULL);
 	if (!t.view || !t.rb || open_log(&t, title))
 		goto cleanup;
+	have_log = true;
 	if (attach_all(&t, bin))
 		goto cleanup;
 	if (!t.o.live)
 		printf("ustrace: tracing pid %d (%s), probes in %s; writing "
 		       "%s\n",
-		       t.pid, title, bin, t.log_path);
+		       t.pid, title, bin, t.rec.path);
 	fflush(stdout);
 
 	/* 3. Release the child into exec, and record. */
@@ -789,6 +830,9 @@ cleanup:
 	if (t.rb) {
 		ring_buffer__consume(t.rb);
 		drops = note_drops(&t);
+		/* its 2 x ring-mb of mappings go before the replay's */
+		ring_buffer__free(t.rb);
+		t.rb = NULL;
 	}
 	if (gate >= 0)
 		close(gate); /* an unreleased child exits without running */
@@ -796,20 +840,23 @@ cleanup:
 		kill(t.pid, SIGKILL);
 		waitpid(t.pid, &t.status, 0);
 	}
-	if (t.log && close_log(&t))
+	/* a failed write was said, and leaves the exit status alone */
+	if (t.rec.fd >= 0 && close_log(&t) && !t.rec.failed)
 		ret = ret ? ret : 1;
 	if (t.view) {
+		if (!t.o.live && have_log)
+			replay_log(&t);
 		ust_view_finish(t.view, stdout, drops);
-		if (t.log_path[0] && !ret)
-			printf("\nevent log: %s (%llu events)\n", t.log_path,
+		if (t.rec.path[0] && !ret)
+			printf("\nevent log: %s (%llu events)\n", t.rec.path,
 			       (unsigned long long)ust_view_events(t.view));
 	}
 #ifdef USTRACE_HAVE_EXPORT
-	if (t.log_path[0] && t.view && !t.o.no_export &&
-	    ust_export_all(t.log_path, t.o.out_dir, stdout) < 0)
+	if (t.rec.path[0] && t.view && !t.o.no_export &&
+	    ust_export_all(t.rec.path, t.o.out_dir, stdout) < 0)
 		fprintf(stderr, "ustrace: export failed\n");
 #else
-	if (t.log_path[0] && t.view)
+	if (t.rec.path[0] && t.view)
 		printf("(exporters not built into this ustrace)\n");
 #endif
 	if (drops)

@@ -22,6 +22,8 @@
  * so a run is broken only by a task still live (or never seen) */
 #define TOMB_RUNS 4096
 #define LOG_LINES 64 /* migration / warning lines kept for the screen */
+/* progress mode: migration lines printed per tick, and as many warnings;
+ * ustrace --no-live replays a whole log as one tick */
 #define PLAIN_LINES_PER_TICK 8
 
 enum wstate { W_UNKNOWN, W_RUNNING, W_SEARCHING, W_PARKED, W_STOPPED };
@@ -95,7 +97,7 @@ struct ust_view {
 	uint64_t migrations, steals, long_polls, os_migrations;
 	uint64_t *steal_m; /* [thief * MAX_WORKERS + victim] */
 	char log[LOG_LINES][96];
-	unsigned log_head, log_len, plain_pending, plain_skipped;
+	unsigned log_head, log_len, plain_pending, plain_warned, plain_skipped;
 	char warn[160];
 	uint64_t longest_ns, longest_task;
 	bool screen;
@@ -374,8 +376,7 @@ static void set_state(struct worker *w, enum wstate st, uint64_t ts)
 
 static void log_line(struct ust_view *v, const char *fmt, ...)
 {
-	/* progress mode: warnings always print, migrations a few per tick */
-	bool always = !strncmp(fmt, "WARNING", 7) || !strcmp(fmt, "%s");
+	bool warning = !strncmp(fmt, "WARNING", 7) || !strcmp(fmt, "%s");
 	unsigned i = (v->log_head + v->log_len) % LOG_LINES;
 	va_list ap;
 
@@ -387,10 +388,12 @@ static void log_line(struct ust_view *v, const char *fmt, ...)
 	vsnprintf(v->log[i], sizeof(v->log[i]), fmt, ap);
 	va_end(ap);
 	if (!v->o.live) {
-		/* progress mode: print a few per tick, count the rest */
-		if (always || v->plain_pending < PLAIN_LINES_PER_TICK) {
+		/* progress mode: a few of each per tick, the rest counted */
+		unsigned *n = warning ? &v->plain_warned : &v->plain_pending;
+
+		if (*n < PLAIN_LINES_PER_TICK) {
 			fprintf(v->o.out, "  %s\n", v->log[i]);
-			v->plain_pending++;
+			++*n;
 		} else {
 			v->plain_skipped++;
 		}
@@ -943,6 +946,7 @@ static void print_plain(struct ust_view *v, uint64_t now_ns, uint64_t drops)
 	if (v->plain_skipped)
 		fprintf(f, "  ... %u more\n", v->plain_skipped);
 	v->plain_pending = 0;
+	v->plain_warned = 0;
 	v->plain_skipped = 0;
 	fprintf(f,
 		"[%5.1fs] events %llu (%.0f/s) drops %llu migrations %llu "
