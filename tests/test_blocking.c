@@ -152,7 +152,7 @@ static void test_blocking_many_jobs_from_many_tasks(void **state)
 
 /* --- cancellation ---------------------------------------------------- */
 
-static atomic_int arg_freed, fn_ran;
+static atomic_int arg_freed, fn_ran, fn_started;
 
 struct slow_arg {
 	long ms;
@@ -163,6 +163,7 @@ static int slow_fn(void *arg)
 {
 	struct slow_arg *a = arg;
 
+	atomic_fetch_add(&fn_started, 1);
 	nap_ms(a->ms);
 	a->out = 1; /* writes into arg after its awaiter may be gone */
 	atomic_fetch_add(&fn_ran, 1);
@@ -207,11 +208,12 @@ static void test_blocking_abort_of_awaiting_task_detaches_job(void **state)
 	(void)state;
 	atomic_store(&arg_freed, 0);
 	atomic_store(&fn_ran, 0);
+	atomic_store(&fn_started, 0);
 	urt_co_init(&j.co, one_job_run);
 	assert_int_equal(urt_task_spawn(rt, &j.co.base, &h), 0);
-	while (!atomic_load(&j.waiting))
+	/* the job is running (a job still queued would be dropped) */
+	while (!atomic_load(&j.waiting) || !atomic_load(&fn_started))
 		nap_ms(1);
-	nap_ms(20); /* the job is running */
 	t0 = urt_now_ns();
 	urt_task_abort(&h);
 	assert_int_equal(urt_task_join_blocking(&h), -ECANCELED);
@@ -234,11 +236,13 @@ static void test_blocking_shutdown_with_job_in_flight_joins_pool(void **state)
 	(void)state;
 	atomic_store(&arg_freed, 0);
 	atomic_store(&fn_ran, 0);
+	atomic_store(&fn_started, 0);
 	urt_co_init(&j.co, one_job_run);
 	assert_int_equal(urt_task_spawn(rt, &j.co.base, NULL), 0);
-	while (!atomic_load(&j.waiting))
+	/* in flight: running on a pool thread, not queued (a queued job is
+	 * dropped, its function never runs) */
+	while (!atomic_load(&j.waiting) || !atomic_load(&fn_started))
 		nap_ms(1);
-	nap_ms(5);
 	/* Step 2 aborts the task (the job detaches); the pool threads are
 	 * joined after the workers, before the runtime is freed. */
 	h_rt_free_clean(rt);
