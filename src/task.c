@@ -437,9 +437,15 @@ void urt__task_run(struct urt__worker *w, struct urt_task *t)
 		}
 		t->fut->vt->cancel(t->fut, &w->cx);
 	}
-	URT_TPOLL_BEGIN(w, t->id, urt__lq_len(&w->lq));
-	res = urt_future_poll(t->fut, &w->cx);
-	URT_TPOLL_END(w, res != URT_PENDING, res);
+	/* Detached, one load and a branch for the whole poll; a poll that
+	 * began attached is completed even if the tracer left since. */
+	if (URT_TRACING()) {
+		URT_TPOLL_BEGIN(w, t->id, urt__lq_len(&w->lq));
+		res = urt_future_poll(t->fut, &w->cx);
+		URT_TPOLL_END(w, res != URT_PENDING, res, w->cx.yielded);
+	} else {
+		res = urt_future_poll(t->fut, &w->cx);
+	}
 	urt__count_own(&w->polls, 1);
 	if (res != URT_PENDING) {
 		/* Still "running t": the joiner it wakes takes the LIFO
@@ -469,9 +475,7 @@ void urt_cx_yield(struct urt_cx *cx)
 	if (cx && cx->task) {
 		/* task_run sets NOTIFIED as the poll ends; meanwhile a
 		 * waker may set it too (then it queues nothing: RUNNING) */
-		cx->yielded = true;
-		/* runnable at once: sched time, not idle, for a tracer */
-		URT_TYIELD(cx->w);
+		cx->yielded = true; /* (a tracer's poll record says so) */
 	}
 }
 

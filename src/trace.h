@@ -232,20 +232,22 @@ static inline void urt__tpoll_end(struct urt__tbuf *b, struct urt__worker *w,
 		if (URT_TRACING() && (w))                                     \
 			urt__trace_rec((w), (type), (task), (data), (arg));   \
 	} while (0)
-/* Before a poll of task; depth (evaluated only while attached): the
- * worker's local queue length. */
+/* Before a poll of task, where URT_TRACING() said so (the caller
+ * tests it once for the poll: detached, the poll is called on a path
+ * without the sites); depth: the worker's local queue length. */
 #define URT_TPOLL_BEGIN(w, task, depth)                                       \
+	urt__tpoll_begin(&(w)->tb, (w), (task), (depth))
+/* After it, on the same path: whether it was ready, its result, whether
+ * it yielded (runnable at once: sched time, not idle, for a tracer). The
+ * record is open unless the buffer could not be allocated. */
+#define URT_TPOLL_END(w, ready, res, yielded)                                 \
 	do {                                                                  \
-		if (URT_TRACING())                                            \
-			urt__tpoll_begin(&(w)->tb, (w), (task), (depth));     \
-	} while (0)
-/* After it: whether it was ready, and its result. */
-#define URT_TPOLL_END(w, ready, res)                                          \
-	do {                                                                  \
-		if (URT_USDT && __builtin_expect((w)->tb.poll != NULL, 0))    \
+		if (URT_USDT && __builtin_expect((w)->tb.poll != NULL, 1)) {  \
+			if (yielded)                                          \
+				(w)->tb.poll[1] |= URT_TRF_YIELD;             \
 			urt__tpoll_end(&(w)->tb, (w), (ready), (res));        \
+		}                                                             \
 	} while (0)
-/* The task being polled on w yields. */
 /*
  * The worker did something between two polls that is not a poll's own
  * step from one to the next (it reaped its ring, went idle, took the
@@ -255,12 +257,6 @@ static inline void urt__tpoll_end(struct urt__tbuf *b, struct urt__worker *w,
 	do {                                                                  \
 		if (URT_USDT)                                                 \
 			(w)->tb.chain = 0;                                    \
-	} while (0)
-#define URT_TYIELD(w)                                                         \
-	do {                                                                  \
-		unsigned char *urt_p_ = (w)->tb.poll;                         \
-		if (URT_USDT && __builtin_expect(urt_p_ != NULL, 0))          \
-			urt_p_[1] |= URT_TRF_YIELD; /* flags */               \
 	} while (0)
 
 #endif
