@@ -14,11 +14,14 @@ median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 nsop() { grep -o '"ns_per_op":[0-9.]*' | head -1 | cut -d: -f2; }
 
 echo "uptime: $(uptime)"
+# "NAME WORKERS": the workers argument of the bench (0: one per CPU)
 declare -A cmd=(
-	[yield_many]="bench/yield_many 1000 1000"
-	[spawn_many]="bench/spawn_many 1000000 0 time"
+	["yield_many 0"]="bench/yield_many 1000 1000 0"
+	["spawn_many 0"]="bench/spawn_many 1000000 0 time"
+	["yield_many 1"]="bench/yield_many 1000 1000 1"
+	["spawn_many 1"]="bench/spawn_many 1000000 1 time"
 )
-for w in yield_many spawn_many; do
+for w in "yield_many 0" "spawn_many 0" "yield_many 1" "spawn_many 1"; do
 	: >"$out/norm" ; : >"$out/off" ; : >"$out/att"
 	for ((i = 0; i < runs; i++)); do
 		# interleaved, so that load from others hits all three alike
@@ -28,16 +31,16 @@ for w in yield_many spawn_many; do
 			"$b"/${cmd[$w]} >"$out/log.$i"
 		nsop <"$out/log.$i" >>"$out/att"
 	done
-	printf '%-11s ns/op median of %d: usdt=disabled %s  detached %s  ' \
+	printf '%-13s ns/op median of %d: usdt=disabled %s  detached %s  ' \
 		"$w" "$runs" "$(median <"$out/off")" "$(median <"$out/norm")"
 	printf 'attached %s (%s vs detached)\n' "$(median <"$out/att")" \
 		"$(awk -v a="$(median <"$out/att")" -v d="$(median <"$out/norm")" \
 			'BEGIN { printf "%+.1f%%", (a / d - 1) * 100 }')"
-	printf '            runs: disabled [%s] detached [%s] attached [%s]\n' \
+	printf '              runs: disabled [%s] detached [%s] attached [%s]\n' \
 		"$(paste -sd' ' "$out/off")" "$(paste -sd' ' "$out/norm")" \
 		"$(paste -sd' ' "$out/att")"
 	grep -h '^events .* ring buffer drops' "$out"/log.* |
-		sed 's/^/            ustrace: /'
+		sed 's/^/              ustrace: /'
 done
 
 # Sustained rate: 10 M polls (about 30 M events) through the ring buffer
