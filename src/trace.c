@@ -30,10 +30,13 @@ _Static_assert(sizeof(struct urt_trace_poll) == URT_TRACE_REC_BYTES,
 	       "poll record size");
 _Static_assert(sizeof(struct urt_trace_short) == URT_TRACE_SHORT_BYTES,
 	       "short record size");
+_Static_assert(sizeof(struct urt_trace_tiny) == URT_TRACE_TINY_BYTES,
+	       "tiny record size");
 /* trace.h's open poll is a byte pointer: type and flags in the same
  * place in every record */
 _Static_assert(offsetof(struct urt_trace_poll, flags) == 1 &&
 		   offsetof(struct urt_trace_short, flags) == 1 &&
+		   offsetof(struct urt_trace_tiny, flags) == 1 &&
 		   offsetof(struct urt_trace_rec, flags) == 1,
 	       "flags byte");
 _Static_assert(sizeof(struct urt_trace_batch) % 8 == 0, "header size");
@@ -141,6 +144,7 @@ static void open_batch(struct urt__worker *w)
 	anchor(b, &h->tick0, &h->ns0);
 	b->base = h->tick0;
 	b->chain = 0;
+	b->depth = UINT32_MAX;
 	b->nrec = 0;
 	b->pos = b->buf + HDR_BYTES;
 	/* past here the fast paths call us (always, without the TSC) */
@@ -155,14 +159,17 @@ void urt__trace_flush(struct urt__worker *w)
 	struct urt_trace_batch *h;
 	uint64_t task = 0;
 	uint16_t depth = 0;
-	uint8_t yield = 0;
 
 	if (!b->buf || b->pos <= b->buf + HDR_BYTES)
 		return;
 	h = hdr(b);
 	if (open) {
 		/* its end goes in the next batch: remember what it needs */
-		if (open[1] & URT_TRF_SHORT) {
+		if (open[1] & URT_TRF_TINY) {
+			task = ((struct urt_trace_tiny *)(void *)open)->task;
+			depth = b->depth > 0xffff ? 0xffff
+						  : (uint16_t)b->depth;
+		} else if (open[1] & URT_TRF_SHORT) {
 			struct urt_trace_short *s = (void *)open;
 
 			task = s->task;
@@ -173,7 +180,6 @@ void urt__trace_flush(struct urt__worker *w)
 			task = p->task;
 			depth = p->depth;
 		}
-		yield = open[1] & URT_TRF_YIELD;
 		open[1] |= URT_TRF_SPLIT;
 	}
 	anchor(b, &h->tick1, &h->ns1);
@@ -198,7 +204,6 @@ void urt__trace_flush(struct urt__worker *w)
 		open_batch(w);
 		c = (struct urt_trace_poll *)b->pos;
 		*c = (struct urt_trace_poll){.type = URT_TR_POLL_CONT,
-					     .flags = yield,
 					     .depth = depth,
 					     .tick = b->poll_tick,
 					     .task = task};
@@ -276,21 +281,26 @@ void urt__tpoll_begin_slow(struct urt__worker *w, uint64_t task,
 
 	/* not b->chain: a flush may have taken microseconds since */
 	if (room(w))
-		urt__tpoll_open(b, tick(b), task, depth);
+		urt__tpoll_open(b, tick(b), false, task, depth);
 }
 
 void urt__tpoll_close_slow(struct urt__worker *w, uint64_t now, bool ready,
-			   int res)
+			   int res, bool yielded)
 {
 	struct urt__tbuf *b = &w->tb;
 	uint64_t d = now - b->poll_tick;
 
-	/* A short record has no room for a result: a record of its own
-	 * (first: its append may flush, the poll going on in a 32-byte
-	 * POLL_CONT). */
-	if (ready && res && (b->poll[1] & URT_TRF_SHORT))
+	/* What an 8- or 16-byte record has no room for goes in inner
+	 * records of its own, first: their appends may flush, the poll
+	 * going on in a 32-byte POLL_CONT, which takes it all itself. */
+	if (ready && res && (b->poll[1] & (URT_TRF_SHORT | URT_TRF_TINY)))
 		urt__trace_rec(w, URT_TR_RESULT, 0, (uint32_t)res, 0);
-	if (b->poll[1] & URT_TRF_SHORT) {
+	if ((b->poll[1] & URT_TRF_TINY) && d > 0xffff)
+		urt__trace_rec(w, URT_TR_PDUR, 0, d, 0);
+	if (b->poll[1] & URT_TRF_TINY) {
+		((struct urt_trace_tiny *)(void *)b->poll)->dur =
+		    d > 0xffff ? 0xffff : (uint16_t)d;
+	} else if (b->poll[1] & URT_TRF_SHORT) {
 		struct urt_trace_short *s = (void *)b->poll;
 
 		if (d >> 32) {
@@ -299,22 +309,22 @@ void urt__tpoll_close_slow(struct urt__worker *w, uint64_t now, bool ready,
 			s->flags |= URT_TRF_DUR16;
 		}
 		s->data = (uint32_t)d;
-		if (ready)
-			s->flags |= URT_TRF_READY;
 	} else {
 		struct urt_trace_poll *p = (void *)b->poll;
 
 		p->dur = d;
 		p->res = res;
-		if (ready)
-			p->flags |= URT_TRF_READY;
 	}
+	b->poll[1] |= (ready ? URT_TRF_READY : 0) | (yielded ? URT_TRF_YIELD : 0);
 	b->poll = NULL;
+	/* the next poll's record cannot say where this one ended */
+	b->chain = 0;
 }
 
-void urt__tpoll_end_slow(struct urt__worker *w, bool ready, int res)
+void urt__tpoll_end_slow(struct urt__worker *w, bool ready, int res,
+			 bool yielded)
 {
-	urt__tpoll_close(&w->tb, w, tick(&w->tb), ready, res);
+	urt__tpoll_close(&w->tb, w, tick(&w->tb), ready, res, yielded);
 }
 
 void urt__trace_free(struct urt__worker *w)

@@ -35,14 +35,17 @@ struct urt__tbuf {
 		    * a 32-byte record below it; NULL while there is no
 		    * batch or ticks are not TSC reads: always) */
 	unsigned char *poll; /* the record of the poll being recorded (its
-			      * type and flags bytes are common to both
+			      * type and flags bytes are common to all
 			      * sizes), or NULL */
 	uint64_t poll_tick; /* its start */
 	uint64_t base;	    /* the batch's tick0: short records count from
 			     * it */
-	uint64_t chain;	    /* the end tick of the poll just recorded,
-			     * while nothing else happened on the worker
-			     * since (0: none): the next poll's start */
+	uint64_t chain;	    /* the end tick of the poll just recorded, to
+			     * the tick, while nothing else happened on
+			     * the worker since (0: none): the next poll's
+			     * start */
+	uint32_t depth;	    /* the queue depth of the batch's last poll
+			     * record (UINT32_MAX: none) */
 	uint32_t nrec;	    /* records in the batch */
 	char *buf; /* URT_TRACE_BUF_BYTES (header, records); NULL: unused */
 	bool tsc;  /* ticks are TSC reads, else CLOCK_MONOTONIC ns */
@@ -88,11 +91,12 @@ void urt__trace_rec(struct urt__worker *w, uint8_t type, uint64_t task,
 void urt__tpoll_begin_slow(struct urt__worker *w, uint64_t task,
 			   uint32_t depth)
 	__attribute__((visibility("hidden")));
-void urt__tpoll_end_slow(struct urt__worker *w, bool ready, int res)
-	__attribute__((visibility("hidden")));
+void urt__tpoll_end_slow(struct urt__worker *w, bool ready, int res,
+			 bool yielded) __attribute__((visibility("hidden")));
 /* Completes any open poll record, given its end tick. */
 void urt__tpoll_close_slow(struct urt__worker *w, uint64_t now, bool ready,
-			   int res) __attribute__((visibility("hidden")));
+			   int res, bool yielded)
+	__attribute__((visibility("hidden")));
 /* Hands w's buffer to the tracer through urt:batch and empties it (an
  * open poll goes on in the next batch). Any time, attached or not. */
 void urt__trace_flush(struct urt__worker *w)
@@ -118,37 +122,45 @@ static inline uint64_t urt__rdtsc(void)
 
 /*
  * Opens a poll record at b->pos (room checked) and makes it b's open
- * poll: 16 bytes where the task id and the tick fit, else 32.
+ * poll: 8 bytes where it starts at the end of the poll recorded just
+ * before it (chained) with the same queue depth, 16 where the task id
+ * and the tick fit, else 32.
  */
 static inline void urt__tpoll_open(struct urt__tbuf *b, uint64_t now,
-				   uint64_t task, uint32_t depth)
+				   bool chained, uint64_t task,
+				   uint32_t depth)
 {
 	uint64_t dt = now - b->base;
-	uint16_t d16 = depth > 0xffff ? 0xffff : (uint16_t)depth;
 
 	b->poll = (unsigned char *)b->pos;
 	b->poll_tick = now;
 	b->nrec++;
-	if (__builtin_expect(((task | dt) >> 32) == 0, 1)) {
-		struct urt_trace_short *s = (struct urt_trace_short *)b->pos;
-
-		s->type = URT_TR_POLL;
-		s->flags = URT_TRF_SHORT;
-		s->arg = d16;
-		s->dtick = (uint32_t)dt;
-		s->task = (uint32_t)task;
-		s->data = 0;
+	if (__builtin_expect(chained && depth == b->depth && !(task >> 32),
+			     1)) {
+		*(struct urt_trace_tiny *)b->pos = (struct urt_trace_tiny){
+		    .type = URT_TR_POLL,
+		    .flags = URT_TRF_TINY,
+		    .task = (uint32_t)task};
+		b->pos += URT_TRACE_TINY_BYTES;
+		return;
+	}
+	b->depth = depth;
+	if (depth > 0xffff)
+		depth = 0xffff; /* saturated */
+	if (((task | dt) >> 32) == 0) {
+		*(struct urt_trace_short *)b->pos = (struct urt_trace_short){
+		    .type = URT_TR_POLL,
+		    .flags = URT_TRF_SHORT,
+		    .arg = (uint16_t)depth,
+		    .dtick = (uint32_t)dt,
+		    .task = (uint32_t)task};
 		b->pos += URT_TRACE_SHORT_BYTES;
 	} else {
-		struct urt_trace_poll *p = (struct urt_trace_poll *)b->pos;
-
-		p->type = URT_TR_POLL;
-		p->flags = 0;
-		p->depth = d16;
-		p->res = 0;
-		p->tick = now;
-		p->task = task;
-		p->dur = 0;
+		*(struct urt_trace_poll *)b->pos =
+		    (struct urt_trace_poll){.type = URT_TR_POLL,
+					    .depth = (uint16_t)depth,
+					    .tick = now,
+					    .task = task};
 		b->pos += URT_TRACE_REC_BYTES;
 	}
 }
@@ -157,47 +169,59 @@ static inline void urt__tpoll_begin(struct urt__tbuf *b,
 				    struct urt__worker *w, uint64_t task,
 				    uint32_t depth)
 {
+	uint64_t c = b->chain;
+
 	if (__builtin_expect(!(b->pos < b->end), 0)) {
 		urt__tpoll_begin_slow(w, task, depth);
 		return;
 	}
 	/* A poll right after another: one clock read for both */
-	urt__tpoll_open(b, b->chain ? b->chain : urt__rdtsc(), task, depth);
+	urt__tpoll_open(b, c ? c : urt__rdtsc(), c != 0, task, depth);
 }
 
-/* Completes the open poll's record, given its end tick: inline for a
- * 16-byte record of a poll shorter than 2^32 ticks that needs no result
- * record (urt__tpoll_close_slow() for the rest). */
+/*
+ * Completes the open poll's record, given its end tick: inline for an 8-
+ * or 16-byte record whose duration fits it and that needs no result
+ * record (its flags are still its size's alone: a flush makes the open
+ * poll a 32-byte POLL_CONT); urt__tpoll_close_slow() for the rest, which
+ * also breaks the chain (the end it keeps is exact only here).
+ */
 static inline void urt__tpoll_close(struct urt__tbuf *b,
 				    struct urt__worker *w, uint64_t now,
-				    bool ready, int res)
+				    bool ready, int res, bool yielded)
 {
 	unsigned char *p = b->poll;
 	uint64_t d = now - b->poll_tick;
+	uint8_t fl = (ready ? URT_TRF_READY : 0) | (yielded ? URT_TRF_YIELD : 0);
 
-	if (__builtin_expect((p[1] & URT_TRF_SHORT) && !(d >> 32) &&
-				 !(ready && res),
-			     1)) {
-		((struct urt_trace_short *)p)->data = (uint32_t)d;
-		if (ready)
-			p[1] |= URT_TRF_READY;
-		b->poll = NULL;
-		return;
+	if (__builtin_expect(!(ready && res), 1)) {
+		if ((p[1] & URT_TRF_TINY) && d <= 0xffff) {
+			((struct urt_trace_tiny *)p)->dur = (uint16_t)d;
+			p[1] = URT_TRF_TINY | fl;
+			b->poll = NULL;
+			return;
+		}
+		if ((p[1] & URT_TRF_SHORT) && !(d >> 32)) {
+			((struct urt_trace_short *)p)->data = (uint32_t)d;
+			p[1] = URT_TRF_SHORT | fl;
+			b->poll = NULL;
+			return;
+		}
 	}
-	urt__tpoll_close_slow(w, now, ready, res);
+	urt__tpoll_close_slow(w, now, ready, res, yielded);
 }
 
 static inline void urt__tpoll_end(struct urt__tbuf *b, struct urt__worker *w,
-				  bool ready, int res)
+				  bool ready, int res, bool yielded)
 {
 	if (__builtin_expect(!b->tsc, 0)) {
-		urt__tpoll_end_slow(w, ready, res);
+		urt__tpoll_end_slow(w, ready, res, yielded);
 		return;
 	}
 	uint64_t now = urt__rdtsc();
 
 	b->chain = now;
-	urt__tpoll_close(b, w, now, ready, res);
+	urt__tpoll_close(b, w, now, ready, res, yielded);
 }
 
 /*
@@ -242,11 +266,9 @@ static inline void urt__tpoll_end(struct urt__tbuf *b, struct urt__worker *w,
  * record is open unless the buffer could not be allocated. */
 #define URT_TPOLL_END(w, ready, res, yielded)                                 \
 	do {                                                                  \
-		if (URT_USDT && __builtin_expect((w)->tb.poll != NULL, 1)) {  \
-			if (yielded)                                          \
-				(w)->tb.poll[1] |= URT_TRF_YIELD;             \
-			urt__tpoll_end(&(w)->tb, (w), (ready), (res));        \
-		}                                                             \
+		if (URT_USDT && __builtin_expect((w)->tb.poll != NULL, 1))    \
+			urt__tpoll_end(&(w)->tb, (w), (ready), (res),         \
+				       (yielded));                            \
 	} while (0)
 /*
  * The worker did something between two polls that is not a poll's own

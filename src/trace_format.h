@@ -2,8 +2,8 @@
 /*
  * The batched trace records: the ABI between liburt's per-worker event
  * buffers and tools/ustrace (which reads them through the urt:batch USDT
- * probe). A buffer is a struct urt_trace_batch, then 16- and 32-byte
- * records.
+ * probe). A buffer is a struct urt_trace_batch, then 8-, 16- and
+ * 32-byte records.
  * Little-endian, no pointers into the process except op user_data (which
  * the kernel's io_uring tracepoints also carry).
  * Change it only together with URT_TRACE_FORMAT_VERSION: ustrace checks
@@ -14,9 +14,9 @@
 
 #include <stdint.h>
 
-/* 3: 16-byte records where the values fit, inner records flagged (2: 32
- * bytes each, a poll counted its inner bytes; 1: three records per poll,
- * each with its CLOCK_MONOTONIC time; no batch header). */
+/* 3: 16- and 8-byte records where the values fit, inner records flagged
+ * (2: 32 bytes each, a poll counted its inner bytes; 1: three records per
+ * poll, each with its CLOCK_MONOTONIC time; no batch header). */
 #define URT_TRACE_FORMAT_VERSION 3
 #define URT_TRACE_MAGIC 0x42545255u /* "URTB" */
 
@@ -69,14 +69,18 @@ enum urt_trace_type {
 	URT_TR_PARK = 10,      /* the recorder parks (its last record before
 				* the flush); arg: enum urt_trace_park
 				* (replaces urt:park) */
-	URT_TR_RESULT = 11,    /* inner record, last of its poll: the result
-				* of a short poll record that ended its task
-				* (data: (u32) result), where it is not 0 */
+	URT_TR_RESULT = 11,    /* inner record of a 16- or 8-byte poll
+				* record that ended its task with a result
+				* other than 0: data: (u32) result */
+	URT_TR_PDUR = 12,      /* inner record of an 8-byte poll record of
+				* 65536 ticks or more: data: its duration in
+				* ticks */
 };
 
 /*
  * Every record starts with its type and flags; URT_TRF_SHORT says it is a
- * struct urt_trace_short (16 bytes), else it is 32 bytes. A record with
+ * struct urt_trace_short (16 bytes), URT_TRF_TINY a struct urt_trace_tiny
+ * (8 bytes), else it is 32 bytes. A record with
  * URT_TRF_INNER was written during the poll whose record is the last
  * poll record before it (spawns, wakes, ops of that poll), and belongs to
  * it. tick: when it happened.
@@ -118,6 +122,20 @@ struct urt_trace_short {
 			* units of 65536 ticks, UINT32_MAX: even longer) */
 };
 
+/*
+ * A poll in 8 bytes: one that began where the poll recorded just before
+ * it in the batch ended (the worker went straight from one to the other:
+ * one clock read for both), with the same queue depth, a task id below
+ * 2^32. Where it lasts 65536 ticks or more, a URT_TR_PDUR record gives
+ * its duration (dur: 0xffff).
+ */
+struct urt_trace_tiny {
+	uint8_t type;  /* URT_TR_POLL */
+	uint8_t flags; /* URT_TRF_TINY | ... */
+	uint16_t dur;  /* ticks */
+	uint32_t task;
+};
+
 enum urt_trace_flags {
 	URT_TRF_READY = 1, /* poll: it returned a result, the task ended */
 	URT_TRF_YIELD = 2, /* poll: it yielded (urt_cx_yield): runnable */
@@ -125,12 +143,14 @@ enum urt_trace_flags {
 	URT_TRF_DUR16 = 8, /* short poll: see urt_trace_short.data */
 	URT_TRF_INNER = 16, /* written during the poll before it */
 	URT_TRF_SHORT = 32, /* a struct urt_trace_short */
+	URT_TRF_TINY = 64,  /* a struct urt_trace_tiny */
 };
 
 /* Per worker buffer, header included; flushed when full or on park. */
 #define URT_TRACE_BUF_BYTES 65536
 #define URT_TRACE_REC_BYTES 32	 /* struct urt_trace_rec, urt_trace_poll */
 #define URT_TRACE_SHORT_BYTES 16 /* struct urt_trace_short */
+#define URT_TRACE_TINY_BYTES 8	 /* struct urt_trace_tiny */
 
 /* URT_TR_WAKE arg: where the woken task went. */
 enum urt_trace_wake {

@@ -85,6 +85,22 @@ static void add_poll(struct batch *b, uint64_t task, uint64_t tick,
 	b->result = flags & URT_TRF_READY ? res : 0;
 }
 
+/* The 8-byte form: a poll that began where the one before it ended (its
+ * record the batch's last poll record), with its depth. */
+static void add_tiny(struct batch *b, uint64_t task, uint16_t dur,
+		     uint8_t flags, int res)
+{
+	struct urt_trace_tiny *p = room(b, sizeof(*p));
+
+	assert_true(task >> 32 == 0);
+	p->type = URT_TR_POLL;
+	p->flags = URT_TRF_TINY | flags;
+	p->dur = dur;
+	p->task = (uint32_t)task;
+	b->in_poll = true;
+	b->result = flags & URT_TRF_READY ? res : 0;
+}
+
 /* The 32-byte form: a POLL_CONT, or values too large for 16 bytes. */
 static void add_poll32(struct batch *b, uint8_t type, uint64_t task,
 		       uint64_t tick, uint64_t dur, uint8_t flags, int res)
@@ -294,6 +310,56 @@ static void test_decode_mixed_record_sizes(void **s)
 	expect(&o, 8, UST_EXIT, 240, big, 77);
 	expect(&o, 9, UST_MIGRATE, 300, 12, URT_TRM_STOLEN);
 	assert_int_equal(o.ev[9].worker2, 1);
+	free(b);
+}
+
+/*
+ * 8-byte poll records start where the poll recorded before them ended,
+ * with its queue depth: after a 16-byte one, after each other, after one
+ * whose duration came in a PDUR record; a result comes as for 16 bytes.
+ * One with no poll before it in its batch is corrupt.
+ */
+static void test_decode_tiny_polls_go_on_from_the_poll_before(void **s)
+{
+	struct batch *b = calloc(1, sizeof(*b));
+	struct ust_decoder d = {0};
+	struct out o = {0};
+	size_t size;
+
+	(void)s;
+	batch_init(b, 0);
+	add_poll(b, 11, 100, 30, 0, 0);
+	add_rec(b, URT_TR_SPAWN, 12, 110, 11, 0);
+	close_inner(b);
+	add_tiny(b, 12, 20, URT_TRF_YIELD, 0);
+	close_inner(b);
+	add_tiny(b, 11, 0xffff, 0, 0);
+	add_rec(b, URT_TR_PDUR, 0, 0, 70000, 0);
+	close_inner(b);
+	add_tiny(b, 12, 5, URT_TRF_READY, -7);
+	close_inner(b);
+	size = batch_done(b);
+	assert_int_equal(ust_decode_batch(&d, b, size, collect, &o), 0);
+	assert_int_equal(o.n, 11);
+	expect(&o, 0, UST_POLL_BEGIN, 100, 11, 3);
+	expect(&o, 1, UST_SPAWN, 110, 12, 0);
+	expect(&o, 2, UST_POLL_END, 130, 11, 0);
+	expect(&o, 3, UST_POLL_BEGIN, 130, 12, 3);
+	expect(&o, 4, UST_WAKE, 150, 12, URT_TRW_RUNNING);
+	expect(&o, 5, UST_POLL_END, 150, 12, 0);
+	expect(&o, 6, UST_POLL_BEGIN, 150, 11, 3);
+	expect(&o, 7, UST_POLL_END, 70150, 11, 0);
+	expect(&o, 8, UST_POLL_BEGIN, 70150, 12, 3);
+	expect(&o, 9, UST_POLL_END, 70155, 12, 1);
+	expect(&o, 10, UST_EXIT, 70155, 12, (uint32_t)-7);
+	/* first in its batch: nothing to go on from */
+	batch_init(b, 0);
+	add_tiny(b, 12, 5, 0, 0);
+	add_poll(b, 11, 100, 30, 0, 0);
+	size = batch_done(b);
+	o.n = 0;
+	assert_int_equal(ust_decode_batch(&d, b, size, collect, &o), -EBADMSG);
+	assert_int_equal(o.n, 0);
 	free(b);
 }
 
@@ -550,6 +616,7 @@ int main(void)
 	    cmocka_unit_test(test_decode_ready_poll_ends_its_task_with_result),
 	    cmocka_unit_test(test_decode_hops_steals_parks_keep_their_workers),
 	    cmocka_unit_test(test_decode_mixed_record_sizes),
+	    cmocka_unit_test(test_decode_tiny_polls_go_on_from_the_poll_before),
 	    cmocka_unit_test(test_decode_split_poll_spans_batches),
 	    cmocka_unit_test(test_decode_maps_ticks_through_anchors),
 	    cmocka_unit_test(

@@ -121,22 +121,40 @@ struct rec {
 	uint64_t dur; /* a poll's, in ticks */
 };
 
-/* Bytes of the record at p: 16 or 32 (its flags say), 0 where it runs
- * past end. */
+/* Bytes of the record at p: 8, 16 or 32 (its flags say), 0 where it
+ * runs past end. */
 static size_t rec_bytes(const unsigned char *p, const unsigned char *end)
 {
 	size_t n;
 
-	if (end - p < URT_TRACE_SHORT_BYTES)
+	if (end - p < URT_TRACE_TINY_BYTES)
 		return 0;
-	n = p[1] & URT_TRF_SHORT ? URT_TRACE_SHORT_BYTES : URT_TRACE_REC_BYTES;
+	n = p[1] & URT_TRF_TINY	   ? URT_TRACE_TINY_BYTES
+	    : p[1] & URT_TRF_SHORT ? URT_TRACE_SHORT_BYTES
+				   : URT_TRACE_REC_BYTES;
 	return (size_t)(end - p) >= n ? n : 0;
 }
 
-static void widen(const struct urt_trace_batch *h, const unsigned char *p,
-		  struct rec *r)
+/* Where the batch's last poll record ended, and its queue depth: an
+ * 8-byte poll record's start and depth. */
+struct chain {
+	uint64_t end;
+	uint16_t depth;
+};
+
+static void widen(const struct urt_trace_batch *h, const struct chain *ch,
+		  const unsigned char *p, struct rec *r)
 {
-	if (p[1] & URT_TRF_SHORT) {
+	if (p[1] & URT_TRF_TINY) {
+		const struct urt_trace_tiny *t = (const void *)p;
+
+		*r = (struct rec){.type = t->type,
+				  .flags = t->flags,
+				  .depth = ch->depth,
+				  .tick = ch->end,
+				  .task = t->task,
+				  .dur = t->dur};
+	} else if (p[1] & URT_TRF_SHORT) {
 		const struct urt_trace_short *s = (const void *)p;
 
 		*r = (struct rec){.type = s->type,
@@ -239,7 +257,7 @@ int ust_batch_check(const void *batch, size_t size)
 {
 	const struct urt_trace_batch *h = batch;
 	const unsigned char *p, *end;
-	uint32_t n = 0;
+	uint32_t n = 0, polls = 0;
 
 	if (size < sizeof(*h) || h->magic != URT_TRACE_MAGIC)
 		return -EBADMSG;
@@ -249,9 +267,15 @@ int ust_batch_check(const void *batch, size_t size)
 		return -EBADMSG;
 	p = (const unsigned char *)(h + 1);
 	end = (const unsigned char *)h + h->bytes;
-	for (size_t k; p < end; p += k, n++)
+	for (size_t k; p < end; p += k, n++) {
 		if (!(k = rec_bytes(p, end)))
 			return -EBADMSG;
+		/* an 8-byte poll goes on from a poll before it */
+		if ((p[1] & URT_TRF_TINY) &&
+		    (p[0] != URT_TR_POLL || !polls))
+			return -EBADMSG;
+		polls += p[0] == URT_TR_POLL || p[0] == URT_TR_POLL_CONT;
+	}
 	return n == h->records ? 0 : -EBADMSG;
 }
 
@@ -262,6 +286,7 @@ int ust_decode_batch(struct ust_decoder *d, const void *batch, size_t size,
 	const struct urt_trace_batch *h = (const void *)(rb + 1);
 	const unsigned char *p, *end;
 	struct ctx x = {.d = d, .rb = rb, .fn = fn, .arg = arg};
+	struct chain ch = {0};
 	int err;
 
 	if (size < sizeof(*rb) || rb->bytes > size - sizeof(*rb)) {
@@ -284,7 +309,7 @@ int ust_decode_batch(struct ust_decoder *d, const void *batch, size_t size,
 		struct rec r, q;
 		int32_t res;
 
-		widen(h, p, &r);
+		widen(h, &ch, p, &r);
 		p += rec_bytes(p, end);
 		if (r.type != URT_TR_POLL && r.type != URT_TR_POLL_CONT) {
 			one(&x, &r);
@@ -294,16 +319,21 @@ int ust_decode_batch(struct ust_decoder *d, const void *batch, size_t size,
 		if (r.type == URT_TR_POLL)
 			emit(&x, UST_POLL_BEGIN, to_ns(&x.c, r.tick), r.task,
 			     0, r.depth);
-		/* its inner records: spawns, wakes, ops, its result */
+		/* its inner records: spawns, wakes, ops, its result, its
+		 * duration where an 8-byte record has no room for it */
 		res = r.res;
 		for (; p < end && (p[1] & URT_TRF_INNER);
 		     p += rec_bytes(p, end)) {
-			widen(h, p, &q);
+			widen(h, &ch, p, &q);
 			if (q.type == URT_TR_RESULT)
 				res = (int32_t)(uint32_t)q.data;
+			else if (q.type == URT_TR_PDUR)
+				r.dur = q.data;
 			else
 				one(&x, &q);
 		}
+		ch.end = r.tick + r.dur;
+		ch.depth = r.depth;
 		/* split: the end is in the next batch's POLL_CONT */
 		if (!(r.flags & URT_TRF_SPLIT))
 			poll_end(&x, &r, res);

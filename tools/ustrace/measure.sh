@@ -11,6 +11,8 @@ out=$(mktemp -d /tmp/ustrace-measure-XXXXXX)
 trap 'rm -rf "$out"' EXIT
 
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+min() { sort -g | head -1; }
+pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%+.1f%%", (a / b - 1) * 100 }'; }
 nsop() { grep -o '"ns_per_op":[0-9.]*' | head -1 | cut -d: -f2; }
 
 echo "uptime: $(uptime)"
@@ -30,12 +32,17 @@ for w in "yield_many 0" "spawn_many 0" "yield_many 1" "spawn_many 1"; do
 		"$b"/tools/ustrace/ustrace --no-live --no-export -o "$out/trace" -- \
 			"$b"/${cmd[$w]} >"$out/log.$i"
 		nsop <"$out/log.$i" >>"$out/att"
+		# the log's writeback would slow the next run down
+		sync
 	done
-	printf '%-13s ns/op median of %d: usdt=disabled %s  detached %s  ' \
-		"$w" "$runs" "$(median <"$out/off")" "$(median <"$out/norm")"
-	printf 'attached %s (%s vs detached)\n' "$(median <"$out/att")" \
-		"$(awk -v a="$(median <"$out/att")" -v d="$(median <"$out/norm")" \
-			'BEGIN { printf "%+.1f%%", (a / d - 1) * 100 }')"
+	for stat in median min; do
+		off=$($stat <"$out/off") norm=$($stat <"$out/norm")
+		att=$($stat <"$out/att")
+		printf '%-13s ns/op %-6s of %d: usdt=disabled %s  detached %s (%s)  ' \
+			"$w" "$stat" "$runs" "$off" "$norm" "$(pct "$norm" "$off")"
+		printf 'attached %s (%s vs detached, %s vs disabled)\n' "$att" \
+			"$(pct "$att" "$norm")" "$(pct "$att" "$off")"
+	done
 	printf '              runs: disabled [%s] detached [%s] attached [%s]\n' \
 		"$(paste -sd' ' "$out/off")" "$(paste -sd' ' "$out/norm")" \
 		"$(paste -sd' ' "$out/att")"
