@@ -9,13 +9,13 @@
  *  - records in the worker's event buffer (trace_format.h), written only
  *    while a tracer is attached to urt:batch (its USDT semaphore is
  *    non-zero): URT_TPOLL_BEGIN/URT_TPOLL_END around each poll (one record
- *    per poll), URT_TYIELD inside it, URT_TREC for everything else. The
- *    buffer goes out through urt:batch(worker, addr, bytes) when it fills
- *    and before the worker parks: one trap for thousands of records.
- * Detached, each site is one load and a branch: URT_TREC and
- * URT_TPOLL_BEGIN test the semaphore, URT_TPOLL_END and URT_TYIELD the
- * worker's open poll (set only by URT_TPOLL_BEGIN while attached, so a
- * poll that began attached is completed even if the tracer left since).
+ *    per poll), URT_TREC for everything else. The buffer goes out through
+ *    urt:batch(worker, addr, bytes) when it fills and before the worker
+ *    parks: one trap for thousands of records.
+ * Detached, each site is one load and a branch on the semaphore: URT_TREC,
+ * and the poll site in urt__task_run, which calls the poll on a path
+ * without URT_TPOLL_BEGIN/END when the semaphore is 0 (a poll that began
+ * attached is completed on its path even if the tracer left since).
  * Built with -Dusdt=disabled, every probe compiles to nothing.
  */
 #ifndef URT_TRACE_H

@@ -32,8 +32,13 @@ for w in "yield_many 0" "spawn_many 0" "yield_many 1" "spawn_many 1"; do
 		"$b"/tools/ustrace/ustrace --no-live --no-export -o "$out/trace" -- \
 			"$b"/${cmd[$w]} >"$out/log.$i"
 		nsop <"$out/log.$i" >>"$out/att"
-		# the log's writeback would slow the next run down
+		# Let the traced run's tail pass before the next (detached)
+		# run: the log's writeback, and whatever the kernel does
+		# after ustrace exits (freeing the 64 MiB ring buffer, the
+		# BPF objects): a detached yield_many started at once ran at
+		# 30-31 ns/op half the time, 2 s later never (27).
 		sync
+		sleep 2
 	done
 	for stat in median min; do
 		off=$($stat <"$out/off") norm=$($stat <"$out/norm")
