@@ -140,6 +140,8 @@ static int send_wake(struct urt__worker *target)
 		ret = urt__msg_ring_sync(target->ring_fd, URT__UD_WAKE, 0);
 	if (ret == 0 && self)
 		count_own(&self->wakes_sent, 1);
+	if (self)
+		URT_TCHAIN_BREAK(self); /* a syscall, by this worker */
 	return ret;
 }
 
@@ -229,7 +231,8 @@ void urt__schedule(struct urt_rt *rt, struct urt_task *t,
 		}
 		if (kind == URT__SCHED_WAKE)
 			URT_TREC(w, URT_TR_WAKE, t->id, 0, URT_TRW_LOCAL);
-		(void)urt__lq_push(&w->lq, rt, t);
+		if (urt__lq_push(&w->lq, rt, t))
+			URT_TCHAIN_BREAK(w); /* the global queue's lock */
 		uint32_t queued = urt__lq_len(&w->lq);
 		/*
 		 * A task that yields while it is alone in the local queue
@@ -429,7 +432,8 @@ static struct urt_task *next_task(struct urt__worker *w, unsigned *lifo_run)
 			return t;
 		}
 		/* Ping-pong pairs must not starve the queue. */
-		(void)urt__lq_push(&w->lq, w->rt, t);
+		if (urt__lq_push(&w->lq, w->rt, t))
+			URT_TCHAIN_BREAK(w);
 	}
 	*lifo_run = 0;
 	/*
@@ -605,8 +609,10 @@ static void poll_clock(struct urt__worker *w, uint64_t next_id)
 					     memory_order_relaxed);
 	uint64_t start = atomic_load_explicit(&w->poll_start,
 					      memory_order_relaxed);
-	if (task && now - start >= w->rt->long_poll_ns)
+	if (task && now - start >= w->rt->long_poll_ns) {
 		urt__note_long_poll(w, task, now - start);
+		URT_TCHAIN_BREAK(w); /* a probe: a trap where attached */
+	}
 	atomic_store_explicit(&w->poll_start, now, memory_order_relaxed);
 	atomic_store_explicit(&w->poll_task, next_id, memory_order_relaxed);
 }
@@ -633,6 +639,8 @@ static void worker_loop(struct urt__worker *w)
 			if (++w->tick % EVENT_INTERVAL == 0) {
 				(void)urt__ring_reap(w->ring, false);
 				URT_TCHAIN_BREAK(w); /* a syscall, perhaps */
+				/* a tracer left: its records go nowhere */
+				URT_TFORGET_IF_DETACHED(w);
 			}
 			continue;
 		}

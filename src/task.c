@@ -424,6 +424,7 @@ void urt__task_run(struct urt__worker *w, struct urt_task *t)
 	w->cx.yielded = false;
 	note_worker(w, t);
 	if ((s & URT__T_ABORT) && !(t->flags & URT__TF_ABORTING)) {
+		URT_TCHAIN_BREAK(w); /* cancels, hooks: not a poll's time */
 		t->flags |= URT__TF_ABORTING;
 		URT_PROBE(abort, t->id, w->id);
 		cancel_ops(w, t);
@@ -440,9 +441,22 @@ void urt__task_run(struct urt__worker *w, struct urt_task *t)
 	/* Detached, one load and a branch for the whole poll; a poll that
 	 * began attached is completed even if the tracer left since. */
 	if (URT_TRACING()) {
+		uint64_t n = atomic_load_explicit(&w->polls,
+						  memory_order_relaxed);
+
+		/* Chained to the poll just before this one only, not across
+		 * polls run while no tracer was attached (one left and one
+		 * came back). */
+		if (n != w->tb.chain_seq)
+			URT_TCHAIN_BREAK(w);
 		URT_TPOLL_BEGIN(w, t->id, urt__lq_len(&w->lq));
 		res = urt_future_poll(t->fut, &w->cx);
 		URT_TPOLL_END(w, res != URT_PENDING, res, w->cx.yielded);
+		w->tb.chain_seq = n + 1; /* counted below */
+		/* complete() runs the future's drop hook, frees, wakes a
+		 * joining thread: none of it the next poll's time */
+		if (res != URT_PENDING)
+			URT_TCHAIN_BREAK(w);
 	} else {
 		res = urt_future_poll(t->fut, &w->cx);
 	}

@@ -192,7 +192,7 @@ void urt__trace_flush(struct urt__worker *w)
 	__asm__ __volatile__("" ::: "memory");
 	URT_PROBE(batch, w->id, (uintptr_t)b->buf, h->bytes);
 	__asm__ __volatile__("" ::: "memory");
-	/* Empty: the next append opens a batch (slot()). */
+	/* Empty: the next append opens a batch (room()). */
 	b->pos = b->buf + HDR_BYTES;
 	b->end = NULL;
 	b->poll = NULL;
@@ -244,7 +244,8 @@ void urt__trace_rec(struct urt__worker *w, uint8_t type, uint64_t task,
 	uint8_t inner;
 
 	b->chain = 0; /* the next poll starts after this */
-	if (!(b->pos < b->end) && !room(w))
+	/* (as integers: end may be NULL) */
+	if (!((uintptr_t)b->pos < (uintptr_t)b->end) && !room(w))
 		return;
 	/* after room(): a flush may have moved the open poll on */
 	inner = b->poll ? URT_TRF_INNER : 0;
@@ -325,6 +326,18 @@ void urt__tpoll_end_slow(struct urt__worker *w, bool ready, int res,
 			 bool yielded)
 {
 	urt__tpoll_close(&w->tb, w, tick(&w->tb), ready, res, yielded);
+}
+
+void urt__trace_forget(struct urt__worker *w)
+{
+	struct urt__tbuf *b = &w->tb;
+
+	if (b->pos == b->buf + HDR_BYTES)
+		return;
+	/* as after a flush: the next append opens a batch */
+	b->pos = b->buf + HDR_BYTES;
+	b->end = NULL;
+	b->chain = 0;
 }
 
 void urt__trace_free(struct urt__worker *w)

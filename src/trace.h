@@ -40,10 +40,13 @@ struct urt__tbuf {
 	uint64_t poll_tick; /* its start */
 	uint64_t base;	    /* the batch's tick0: short records count from
 			     * it */
-	uint64_t chain;	    /* the end tick of the poll just recorded, to
-			     * the tick, while nothing else happened on
-			     * the worker since (0: none): the next poll's
-			     * start */
+	uint64_t chain;	    /* the end tick of the poll just recorded
+			     * (exact in its record), while the worker did
+			     * nothing since but its own step to the next
+			     * poll (0: none, URT_TCHAIN_BREAK): the next
+			     * poll's start */
+	uint64_t chain_seq; /* the worker's poll count when the next poll
+			     * may chain */
 	uint32_t depth;	    /* the queue depth of the batch's last poll
 			     * record (UINT32_MAX: none) */
 	uint32_t nrec;	    /* records in the batch */
@@ -171,7 +174,8 @@ static inline void urt__tpoll_begin(struct urt__tbuf *b,
 {
 	uint64_t c = b->chain;
 
-	if (__builtin_expect(!(b->pos < b->end), 0)) {
+	/* (as integers: end may be NULL) */
+	if (__builtin_expect(!((uintptr_t)b->pos < (uintptr_t)b->end), 0)) {
 		urt__tpoll_begin_slow(w, task, depth);
 		return;
 	}
@@ -271,14 +275,25 @@ static inline void urt__tpoll_end(struct urt__tbuf *b, struct urt__worker *w,
 				       (yielded));                            \
 	} while (0)
 /*
- * The worker did something between two polls that is not a poll's own
- * step from one to the next (it reaped its ring, went idle, took the
- * global queue's lock): the next poll reads the clock for its start.
+ * The worker did something between two polls that is not its own step
+ * from one to the next (it ended a task, reaped its ring, went idle, took
+ * the global queue's lock, sent a wake, ran an abort, reported a long
+ * poll): the next poll reads the clock for its start.
  */
 #define URT_TCHAIN_BREAK(w)                                                   \
 	do {                                                                  \
 		if (URT_USDT)                                                 \
 			(w)->tb.chain = 0;                                    \
+	} while (0)
+/* Empties w's buffer of records nobody will read (no tracer attached:
+ * they would go to the next one, from before it came). */
+void urt__trace_forget(struct urt__worker *w)
+	__attribute__((visibility("hidden")));
+#define URT_TFORGET_IF_DETACHED(w)                                            \
+	do {                                                                  \
+		if (URT_USDT && !URT_TRACING() && (w)->tb.buf &&              \
+		    (w)->tb.poll == NULL)                                     \
+			urt__trace_forget(w);                                 \
 	} while (0)
 
 #endif

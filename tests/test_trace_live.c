@@ -12,6 +12,8 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -269,6 +271,160 @@ static int target_serve(void)
 }
 
 /* ---------------------------------------------------------------------
+ * Target (c): time between polls that is no poll's (a drop hook)
+ * ------------------------------------------------------------------- */
+
+#define DROP_ROUNDS 10
+#define DROP_NS 20000000ull
+
+static void spin_ns(uint64_t ns)
+{
+	uint64_t until = urt_now_ns() + ns;
+
+	while (urt_now_ns() < until)
+		;
+}
+
+static void slow_drop(struct urt_future *f)
+{
+	(void)f;
+	spin_ns(DROP_NS);
+}
+
+static int ready_poll(struct urt_future *f, struct urt_cx *cx)
+{
+	(void)f;
+	(void)cx;
+	return 0;
+}
+
+static const struct urt_future_vt slow_drop_vt = {.poll = ready_poll,
+						  .drop = slow_drop};
+
+struct dropper {
+	struct urt_future f;
+	struct urt_future kids[DROP_ROUNDS];
+	int n;
+	uint64_t id;
+};
+
+/* Each poll: a detached kid (done at its first poll, its drop hook then
+ * holds the worker 20 ms, in no poll), then a yield. */
+static int dropper_poll(struct urt_future *f, struct urt_cx *cx)
+{
+	struct dropper *d = (struct dropper *)f;
+
+	d->id = urt_cx_task_id(cx);
+	if (d->n == DROP_ROUNDS)
+		return 0;
+	d->kids[d->n].vt = &slow_drop_vt;
+	if (urt_task_spawn(urt_cx_rt(cx), &d->kids[d->n], NULL))
+		return -ENOMEM;
+	d->n++;
+	urt_cx_yield(cx);
+	return URT_PENDING;
+}
+
+static const struct urt_future_vt dropper_vt = {.poll = dropper_poll};
+
+static int target_drop(void)
+{
+	struct dropper d = {.f = {.vt = &dropper_vt}};
+	struct urt_config cfg;
+	struct urt_rt *rt;
+	int r;
+
+	urt_config_init(&cfg);
+	cfg.workers = 1;
+	/* no long-poll clock: its report (the drop hook makes the kid's
+	 * poll-to-next-poll span 20 ms) would reset the clock read too */
+	cfg.long_poll_ns = 0;
+	if (urt_rt_new(&cfg, &rt))
+		return 1;
+	r = urt_block_on(rt, &d.f);
+	printf("T: dropper %llu result %d\n", (unsigned long long)d.id, r);
+	fflush(stdout);
+	if (urt_rt_free(rt, NULL))
+		return 1;
+	return r != 0;
+}
+
+/* ---------------------------------------------------------------------
+ * Target (d): a tracer leaves, a poll runs untraced, another tracer comes
+ * ------------------------------------------------------------------- */
+
+#define LONG_POLL_NS 3000000000ull
+
+struct stepper {
+	struct urt_co co;
+	bool watcher;	/* runs the long poll, once, after a detach */
+	unsigned seen;	/* urt_trace_attached() at its last poll */
+	bool long_done;
+	uint64_t polls;
+};
+
+/* 50 us a poll, yielding, until stdin says stop. */
+H_CO(stepper_run)
+{
+	struct stepper *p = (struct stepper *)co;
+	unsigned now;
+
+	URT_BEGIN(co);
+	while (!atomic_load(&stop_serving)) {
+		now = urt_trace_attached();
+		if (p->watcher && p->seen && !now && !p->long_done) {
+			/* began untraced: no record may have its time */
+			printf("T: long poll of task %llu\n",
+			       (unsigned long long)urt_cx_task_id(cx));
+			fflush(stdout);
+			spin_ns(LONG_POLL_NS);
+			p->long_done = true;
+		}
+		p->seen = now;
+		spin_ns(50000);
+		p->polls++;
+		URT_YIELD(co, cx);
+	}
+	URT_END(co, 0);
+}
+
+static int target_reattach(void)
+{
+	struct stepper a = {.watcher = false}, b = {.watcher = true};
+	struct urt_task_handle ha, hb;
+	struct urt_config cfg;
+	struct urt_rt *rt;
+	pthread_t th;
+	int ra, rb;
+
+	urt_config_init(&cfg);
+	cfg.workers = 1;
+	/* no long-poll clock: its report after the long poll would reset
+	 * the clock read of the next poll by itself */
+	cfg.long_poll_ns = 0;
+	if (urt_rt_new(&cfg, &rt))
+		return 1;
+	urt_co_init(&a.co, stepper_run);
+	urt_co_init(&b.co, stepper_run);
+	if (urt_task_spawn(rt, &a.co.base, &ha) ||
+	    urt_task_spawn(rt, &b.co.base, &hb))
+		return 1;
+	pthread_create(&th, NULL, stdin_reader, NULL);
+	printf("T: ready %u\n", urt_trace_attached());
+	fflush(stdout);
+	ra = urt_task_join_blocking(&ha);
+	rb = urt_task_join_blocking(&hb);
+	pthread_join(th, NULL);
+	printf("T: done %d %d long %d polls %llu %llu\n", ra, rb,
+	       (int)b.long_done, (unsigned long long)a.polls,
+	       (unsigned long long)b.polls);
+	fflush(stdout);
+	if (urt_rt_free(rt, NULL))
+		return 1;
+	return ra || rb;
+}
+
+/* ---------------------------------------------------------------------
  * Driver helpers
  * ------------------------------------------------------------------- */
 
@@ -290,8 +446,17 @@ static int add_event(void *arg, const struct ust_event *e)
 	return 0;
 }
 
+static void read_log_as(const char *dir, struct tlog *l, bool all);
+
 /* The log as ustrace-report reads it (decode.c): batches decoded. */
 static void read_log(const char *dir, struct tlog *l)
+{
+	read_log_as(dir, l, false);
+}
+
+/* all: with the records from before the log's start too (the decoder
+ * leaves those out: they are a previous tracer's, see decode.h). */
+static void read_log_as(const char *dir, struct tlog *l, bool all)
 {
 	char path[4200];
 	unsigned char *buf;
@@ -311,6 +476,9 @@ static void read_log(const char *dir, struct tlog *l)
 	fclose(f);
 	l->ev = NULL;
 	l->n = 0;
+	if (all)
+		memset(buf + offsetof(struct ust_log_header, start_ns), 0,
+		       sizeof(l->h.start_ns));
 	assert_int_equal(ust_log_parse(buf, (size_t)sz, path, &l->h,
 				       add_event, l),
 			 0);
@@ -618,6 +786,156 @@ static void test_trace_demo_shows_steals_and_migrations(void **state)
 	rmdir_all(d);
 }
 
+/* The longest poll of task in l (a worker's polls pair up in order). */
+static uint64_t longest_poll(const struct tlog *l, uint64_t task,
+			     size_t *polls)
+{
+	uint64_t begin[MAXW] = {0}, longest = 0;
+	bool open[MAXW] = {0};
+
+	*polls = 0;
+	for (size_t i = 0; i < l->n; i++) {
+		const struct ust_event *e = &l->ev[i];
+
+		if (e->task != task || e->worker >= MAXW)
+			continue;
+		if (e->type == UST_POLL_BEGIN) {
+			begin[e->worker] = e->ts_ns;
+			open[e->worker] = true;
+		} else if (e->type == UST_POLL_END && open[e->worker]) {
+			uint64_t d = e->ts_ns - begin[e->worker];
+
+			longest = d > longest ? d : longest;
+			open[e->worker] = false;
+			++*polls;
+		}
+	}
+	return longest;
+}
+
+/*
+ * A worker that runs a drop hook (20 ms, after a kid's last poll) between
+ * two polls of another task: that time is in no poll. Each poll of the
+ * task that spawns the kids takes microseconds, and so must its record.
+ */
+static void test_trace_time_between_polls_is_no_polls(void **state)
+{
+	char cmd[8192], *out, *d = tmpdir(), *p;
+	unsigned long long id = 0;
+	struct tlog l;
+	size_t polls;
+	int rc, r = -1;
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "%s --no-live -o %s -- %s --target-drop",
+		 ustrace, d, self);
+	rc = run(cmd, &out);
+	if (rc)
+		fprintf(stderr, "%s\n", out);
+	assert_int_equal(rc, 0);
+	p = strstr(out, "T: dropper ");
+	assert_non_null(p);
+	assert_int_equal(sscanf(p, "T: dropper %llu result %d", &id, &r), 2);
+	assert_int_equal(r, 0);
+	read_log(d, &l);
+	no_drops(&l);
+	/* 15 ms: below a drop hook, above what a loaded machine's
+	 * preemption adds to a poll of microseconds */
+	assert_true(longest_poll(&l, id, &polls) < 15000000ull);
+	assert_int_equal(polls, DROP_ROUNDS + 1);
+	free(l.ev);
+	free(out);
+	rmdir_all(d);
+}
+
+/*
+ * Attach by pid, detach; a poll then runs 3 s, begun untraced; a second
+ * tracer attaches while it runs. Its log has no poll that long (the
+ * untraced poll is not recorded, and no other poll takes its time), and
+ * nothing from before it attached (records the first session left in the
+ * worker's buffer).
+ */
+static void test_trace_reattach_sees_only_its_own_polls(void **state)
+{
+	int in[2], outp[2], status;
+	char cmd[8192], line[256], *out, *d1 = tmpdir(), *d2 = tmpdir();
+	unsigned long long ta = 0, tb = 0;
+	unsigned long long long_task = 0;
+	int ra = -1, rb = -1, long_done = -1, rc;
+	unsigned ready = 9;
+	struct tlog l;
+	size_t polls;
+	FILE *f;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(pipe(in), 0);
+	assert_int_equal(pipe(outp), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		dup2(in[0], 0);
+		dup2(outp[1], 1);
+		close(in[1]);
+		close(outp[0]);
+		execl(self, self, "--target-reattach", (char *)NULL);
+		_exit(127);
+	}
+	close(in[0]);
+	close(outp[1]);
+	f = fdopen(outp[0], "r");
+	assert_non_null(fgets(line, sizeof(line), f));
+	assert_int_equal(sscanf(line, "T: ready %u", &ready), 1);
+	assert_int_equal(ready, 0);
+
+	snprintf(cmd, sizeof(cmd), "%s --no-live -d 0.5 -o %s -p %d", ustrace,
+		 d1, pid);
+	rc = run(cmd, &out);
+	if (rc)
+		fprintf(stderr, "%s\n", out);
+	assert_int_equal(rc, 0);
+	free(out);
+	/* the watcher saw the detach and began its long poll */
+	assert_non_null(fgets(line, sizeof(line), f));
+	assert_int_equal(sscanf(line, "T: long poll of task %llu", &long_task),
+			 1);
+	snprintf(cmd, sizeof(cmd), "%s --no-live -d 4 -o %s -p %d", ustrace,
+		 d2, pid);
+	rc = run(cmd, &out);
+	if (rc)
+		fprintf(stderr, "%s\n", out);
+	assert_int_equal(rc, 0);
+	free(out);
+	assert_int_equal(write(in[1], "stop\n", 5), 5);
+	assert_non_null(fgets(line, sizeof(line), f));
+	assert_int_equal(sscanf(line, "T: done %d %d long %d polls %llu %llu",
+				&ra, &rb, &long_done, &ta, &tb),
+			 5);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(long_done, 1);
+
+	read_log(d2, &l);
+	no_drops(&l);
+	for (size_t i = 0; i < l.n; i++)
+		assert_true(l.ev[i].ts_ns >= l.h.start_ns);
+	assert_true(count_type(&l, UST_POLL_BEGIN) > 0);
+	free(l.ev);
+	/* All of it, the first session's leftovers too (which the decoder
+	 * leaves out above): no poll near the long one's 3 s, of either
+	 * task (the other's polls are 50 us; the first traced one after
+	 * the long poll must not start at the first session's last). */
+	read_log_as(d2, &l, true);
+	for (uint64_t t = long_task - 1; t <= long_task + 1; t++)
+		assert_true(longest_poll(&l, t, &polls) < 1000000000ull);
+	fclose(f);
+	close(in[1]);
+	free(l.ev);
+	rmdir_all(d1);
+	rmdir_all(d2);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -625,6 +943,8 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(
 		test_trace_attach_by_pid_then_detach_leaves_target_clean),
 	    cmocka_unit_test(test_trace_demo_shows_steals_and_migrations),
+	    cmocka_unit_test(test_trace_time_between_polls_is_no_polls),
+	    cmocka_unit_test(test_trace_reattach_sees_only_its_own_polls),
 	};
 	char cmd[8192];
 	int rc;
@@ -633,6 +953,10 @@ int main(int argc, char **argv)
 		return target_steal();
 	if (argc > 1 && !strcmp(argv[1], "--target-serve"))
 		return target_serve();
+	if (argc > 1 && !strcmp(argv[1], "--target-drop"))
+		return target_drop();
+	if (argc > 1 && !strcmp(argv[1], "--target-reattach"))
+		return target_reattach();
 	if (argc < 2) {
 		fprintf(stderr, "usage: test_trace_live PATH-TO-USTRACE\n");
 		return 2;

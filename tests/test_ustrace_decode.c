@@ -363,6 +363,36 @@ static void test_decode_tiny_polls_go_on_from_the_poll_before(void **s)
 	free(b);
 }
 
+/*
+ * Records from before the trace began (since_ns: a worker kept them for a
+ * tracer that left) are left out, a poll that began then whole, even its
+ * end and inner records after since_ns.
+ */
+static void test_decode_leaves_out_records_from_before_the_trace(void **s)
+{
+	struct batch *b = calloc(1, sizeof(*b));
+	struct ust_decoder d = {.since_ns = 1000};
+	struct out o = {0};
+	size_t size;
+
+	(void)s;
+	batch_init(b, 0);
+	add_rec(b, URT_TR_STEAL, 0, 500, 1, 2);
+	add_poll(b, 11, 900, 300, 0, 0); /* 900 .. 1200 */
+	add_rec(b, URT_TR_SPAWN, 12, 1100, 11, 0);
+	close_inner(b);
+	add_tiny(b, 12, 50, URT_TRF_READY, 0); /* 1200 .. 1250 */
+	close_inner(b);
+	size = batch_done(b);
+	assert_int_equal(ust_decode_batch(&d, b, size, collect, &o), 0);
+	assert_int_equal(o.n, 3);
+	expect(&o, 0, UST_POLL_BEGIN, 1200, 12, 3);
+	expect(&o, 1, UST_POLL_END, 1250, 12, 1);
+	expect(&o, 2, UST_EXIT, 1250, 12, 0);
+	assert_int_equal(d.stale, 4); /* steal, begin, spawn, end */
+	free(b);
+}
+
 /* A poll open when its batch was flushed: one begin, one end. */
 static void test_decode_split_poll_spans_batches(void **s)
 {
@@ -600,6 +630,13 @@ static void test_log_v2_truncated_or_corrupt_fails_whole(void **s)
 			 -EPROTO);
 	/* nothing was passed on before the error */
 	assert_int_equal(o.n, 0);
+	/* events of a size that would leave the items after them
+	 * misaligned */
+	((struct ust_log_header *)buf)->event_size =
+	    sizeof(struct ust_event) + 4;
+	assert_int_equal(ust_log_parse(buf, len, "mem", &h, log_collect, &o),
+			 -EBADMSG);
+	((struct ust_log_header *)buf)->event_size = sizeof(struct ust_event);
 	/* a version nobody reads */
 	((struct ust_log_header *)buf)->version = 3;
 	assert_int_equal(ust_log_parse(buf, len, "mem", &h, log_collect, &o),
@@ -617,6 +654,8 @@ int main(void)
 	    cmocka_unit_test(test_decode_hops_steals_parks_keep_their_workers),
 	    cmocka_unit_test(test_decode_mixed_record_sizes),
 	    cmocka_unit_test(test_decode_tiny_polls_go_on_from_the_poll_before),
+	    cmocka_unit_test(
+		test_decode_leaves_out_records_from_before_the_trace),
 	    cmocka_unit_test(test_decode_split_poll_spans_batches),
 	    cmocka_unit_test(test_decode_maps_ticks_through_anchors),
 	    cmocka_unit_test(

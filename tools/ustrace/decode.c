@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,11 +86,28 @@ struct ctx {
 	struct ust_decoder *d;
 	const struct ust_rb_batch *rb;
 	uint64_t last_ns; /* of the last event emitted from this batch */
+	bool stale;	  /* the poll being decoded began before since_ns */
 	uint16_t worker;
 	struct conv c;
 	ust_decode_fn fn;
 	void *arg;
 };
+
+/*
+ * Passes e on, unless it comes from before the trace began (d->since_ns):
+ * records a worker wrote for a tracer that left, still in its buffer when
+ * this one came. A poll that began then is left out whole (x->stale).
+ */
+static void out(struct ctx *x, const struct ust_event *e)
+{
+	if (x->stale || e->ts_ns < x->d->since_ns) {
+		x->d->stale++;
+		return;
+	}
+	if (e->ts_ns > x->last_ns)
+		x->last_ns = e->ts_ns;
+	x->fn(x->arg, e);
+}
 
 static void emit(struct ctx *x, uint16_t type, uint64_t ts, uint64_t task,
 		 uint64_t data, uint32_t arg)
@@ -106,9 +124,7 @@ static void emit(struct ctx *x, uint16_t type, uint64_t ts, uint64_t task,
 	    .cpu = x->rb->cpu,
 	};
 
-	if (ts > x->last_ns)
-		x->last_ns = ts;
-	x->fn(x->arg, &e);
+	out(x, &e);
 }
 
 /* A record of either size, widened. */
@@ -227,7 +243,7 @@ static void one(struct ctx *x, const struct rec *r)
 						       : UST_NO_WORKER,
 		    .cpu = x->rb->cpu,
 		};
-		x->fn(x->arg, &e);
+		out(x, &e);
 		break;
 	case URT_TR_PARK:
 		emit(x, UST_PARK, ts, 0, 0, r->arg);
@@ -316,6 +332,7 @@ int ust_decode_batch(struct ust_decoder *d, const void *batch, size_t size,
 			continue;
 		}
 		/* a CONT goes on with a poll whose begin came before */
+		x.stale = to_ns(&x.c, r.tick) < d->since_ns;
 		if (r.type == URT_TR_POLL)
 			emit(&x, UST_POLL_BEGIN, to_ns(&x.c, r.tick), r.task,
 			     0, r.depth);
@@ -337,6 +354,7 @@ int ust_decode_batch(struct ust_decoder *d, const void *batch, size_t size,
 		/* split: the end is in the next batch's POLL_CONT */
 		if (!(r.flags & URT_TRF_SPLIT))
 			poll_end(&x, &r, res);
+		x.stale = false;
 	}
 	return 0;
 }
@@ -409,8 +427,9 @@ int ust_log_parse(const unsigned char *buf, size_t len, const char *path,
 	if (hdr->version != 1 && hdr->version != UST_LOG_VERSION)
 		return ust_fail(-EINVAL, path, "log version %u, this reads 1 and %u",
 			    hdr->version, UST_LOG_VERSION);
+	/* a multiple of 8: every item (events, batches) stays aligned */
 	if (hdr->event_size < sizeof(struct ust_event) ||
-	    hdr->event_size > MAX_EVENT_SIZE)
+	    hdr->event_size > MAX_EVENT_SIZE || hdr->event_size % 8)
 		return ust_fail(-EBADMSG, path, "corrupt header: event size %u",
 			    hdr->event_size);
 	hdr->comm[sizeof(hdr->comm) - 1] = 0;
@@ -462,6 +481,7 @@ int ust_log_parse(const unsigned char *buf, size_t len, const char *path,
 
 		if (!d)
 			return -ENOMEM;
+		d->since_ns = hdr->start_ns;
 		for (off = 0; off < body && !l.err; off += n) {
 			n = item_size(buf + off, body - off, hdr->event_size);
 			if (((const struct ust_rb_batch *)(buf + off))->mark ==

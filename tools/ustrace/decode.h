@@ -21,6 +21,11 @@ struct ust_decoder {
 	int have_base;
 	uint64_t bad_batches;	/* corrupt, or of another version */
 	uint32_t other_version; /* the last foreign version seen, if any */
+	/* Events of batches from before this CLOCK_MONOTONIC time are left
+	 * out (0: none): records still in a worker's buffer from a tracer
+	 * that left before this one came (a log's start_ns). */
+	uint64_t since_ns;
+	uint64_t stale; /* events so left out */
 };
 
 typedef void (*ust_decode_fn)(void *ctx, const struct ust_event *e);

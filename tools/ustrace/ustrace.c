@@ -88,7 +88,12 @@ static const char usage[] =
     "\n"
     "Needs root (or CAP_SYS_ADMIN; CAP_BPF+CAP_PERFMON are not enough for\n"
     "uprobes on kernel 6.x) and kernel BTF (/sys/kernel/btf/vmlinux).\n"
-    "In live mode CMD's output goes to DIR/target.log.\n";
+    "In live mode CMD's output goes to DIR/target.log.\n"
+    "\n"
+    "Exit status: CMD's (128+N if signal N ended it), else 0; 1 where\n"
+    "ustrace failed (privileges, attaching, writing the log: then cut at\n"
+    "its last whole item, exporting); 2 for bad arguments or a kernel\n"
+    "without BTF or BPF (--check too).\n";
 
 struct opts {
 	pid_t pid;
@@ -465,6 +470,8 @@ static int open_log(struct tracer *t, const char *comm)
 	memcpy(h.magic, UST_LOG_MAGIC, 8);
 	snprintf(h.comm, sizeof(h.comm), "%s", comm);
 	t->tick_ns = h.start_ns;
+	/* (live) what workers kept from a tracer before us is not ours */
+	t->dec.since_ns = h.start_ns;
 	return ust_rec_open(&t->rec, t->o.out_dir, &h);
 }
 
@@ -840,21 +847,26 @@ cleanup:
 		kill(t.pid, SIGKILL);
 		waitpid(t.pid, &t.status, 0);
 	}
-	/* a failed write was said, and leaves the exit status alone */
-	if (t.rec.fd >= 0 && close_log(&t) && !t.rec.failed)
+	/* A failed write was said; the log ends at its last whole item,
+	 * which the summary and the exports show, but the run failed. */
+	if (t.rec.fd >= 0 && close_log(&t))
 		ret = ret ? ret : 1;
 	if (t.view) {
 		if (!t.o.live && have_log)
 			replay_log(&t);
 		ust_view_finish(t.view, stdout, drops);
-		if (t.rec.path[0] && !ret)
-			printf("\nevent log: %s (%llu events)\n", t.rec.path,
-			       (unsigned long long)ust_view_events(t.view));
+		if (t.rec.path[0] && (!ret || t.rec.failed))
+			printf("\nevent log: %s (%llu events%s)\n", t.rec.path,
+			       (unsigned long long)ust_view_events(t.view),
+			       t.rec.failed ? "; cut short where a write failed"
+					    : "");
 	}
 #ifdef USTRACE_HAVE_EXPORT
 	if (t.rec.path[0] && t.view && !t.o.no_export &&
-	    ust_export_all(t.rec.path, t.o.out_dir, stdout) < 0)
+	    ust_export_all(t.rec.path, t.o.out_dir, stdout) < 0) {
 		fprintf(stderr, "ustrace: export failed\n");
+		ret = ret ? ret : 1;
+	}
 #else
 	if (t.rec.path[0] && t.view)
 		printf("(exporters not built into this ustrace)\n");
