@@ -690,39 +690,55 @@ static void test_trace_steal_and_migrations_match_runtime(void **state)
 	rmdir_all(d);
 }
 
-static void
-test_trace_attach_by_pid_then_detach_leaves_target_clean(void **state)
+/*
+ * Starts this binary as target mode (--target-...), its stdin and stdout
+ * on pipes (*in: to write to it; *from: to read it), and reads its first
+ * line, "T: ready A": A, urt_trace_attached() then, must be 0.
+ */
+static pid_t start_target(const char *mode, int *in, FILE **from)
 {
-	int in[2], outp[2], status;
-	char cmd[8192], line[256], *out, *d = tmpdir();
-	unsigned seen = 9, now = 9, ready = 9;
-	unsigned long long rounds = 0;
-	int err = -1, bad = -1, rc;
-	struct tlog l;
-	FILE *f;
+	int to[2], back[2];
+	char line[256];
+	unsigned ready = 9;
 	pid_t pid;
 
-	(void)state;
-	assert_int_equal(pipe(in), 0);
-	assert_int_equal(pipe(outp), 0);
+	assert_int_equal(pipe(to), 0);
+	assert_int_equal(pipe(back), 0);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		/* a failed assertion aborts us: do not outlive it */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		dup2(in[0], 0);
-		dup2(outp[1], 1);
-		close(in[1]);
-		close(outp[0]);
-		execl(self, self, "--target-serve", (char *)NULL);
+		dup2(to[0], 0);
+		dup2(back[1], 1);
+		close(to[1]);
+		close(back[0]);
+		execl(self, self, mode, (char *)NULL);
 		_exit(127);
 	}
-	close(in[0]);
-	close(outp[1]);
-	f = fdopen(outp[0], "r");
-	assert_non_null(fgets(line, sizeof(line), f));
+	close(to[0]);
+	close(back[1]);
+	*in = to[1];
+	*from = fdopen(back[0], "r");
+	assert_non_null(*from);
+	assert_non_null(fgets(line, sizeof(line), *from));
 	assert_int_equal(sscanf(line, "T: ready %u", &ready), 1);
 	assert_int_equal(ready, 0);
+	return pid;
+}
+
+static void
+test_trace_attach_by_pid_then_detach_leaves_target_clean(void **state)
+{
+	char cmd[8192], line[256], *out, *d = tmpdir();
+	unsigned seen = 9, now = 9;
+	unsigned long long rounds = 0;
+	int err = -1, bad = -1, rc, in, status;
+	struct tlog l;
+	FILE *f;
+	pid_t pid = start_target("--target-serve", &in, &f);
+
+	(void)state;
 
 	snprintf(cmd, sizeof(cmd), "%s --no-live -d 1 -o %s -p %d", ustrace, d,
 		 pid);
@@ -733,7 +749,7 @@ test_trace_attach_by_pid_then_detach_leaves_target_clean(void **state)
 	/* detached: it must go on working; let it run a little */
 	usleep(200000);
 	assert_int_equal(kill(pid, 0), 0);
-	assert_int_equal(write(in[1], "stop\n", 5), 5);
+	assert_int_equal(write(in, "stop\n", 5), 5);
 	assert_non_null(fgets(line, sizeof(line), f));
 	assert_int_equal(sscanf(line,
 				"T: done err %d rounds %llu bad %d "
@@ -754,7 +770,7 @@ test_trace_attach_by_pid_then_detach_leaves_target_clean(void **state)
 	assert_true(count_type(&l, UST_POLL_BEGIN) > 0);
 	assert_int_equal(count_type(&l, UST_TARGET_EXIT), 0);
 	fclose(f);
-	close(in[1]);
+	close(in);
 	free(l.ev);
 	free(out);
 	rmdir_all(d);
@@ -857,37 +873,16 @@ static void test_trace_time_between_polls_is_no_polls(void **state)
  */
 static void test_trace_reattach_sees_only_its_own_polls(void **state)
 {
-	int in[2], outp[2], status;
 	char cmd[8192], line[256], *out, *d1 = tmpdir(), *d2 = tmpdir();
 	unsigned long long ta = 0, tb = 0;
 	unsigned long long long_task = 0;
-	int ra = -1, rb = -1, long_done = -1, rc;
-	unsigned ready = 9;
+	int ra = -1, rb = -1, long_done = -1, rc, in, status;
 	struct tlog l;
 	size_t polls;
 	FILE *f;
-	pid_t pid;
+	pid_t pid = start_target("--target-reattach", &in, &f);
 
 	(void)state;
-	assert_int_equal(pipe(in), 0);
-	assert_int_equal(pipe(outp), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		dup2(in[0], 0);
-		dup2(outp[1], 1);
-		close(in[1]);
-		close(outp[0]);
-		execl(self, self, "--target-reattach", (char *)NULL);
-		_exit(127);
-	}
-	close(in[0]);
-	close(outp[1]);
-	f = fdopen(outp[0], "r");
-	assert_non_null(fgets(line, sizeof(line), f));
-	assert_int_equal(sscanf(line, "T: ready %u", &ready), 1);
-	assert_int_equal(ready, 0);
 
 	snprintf(cmd, sizeof(cmd), "%s --no-live -d 0.5 -o %s -p %d", ustrace,
 		 d1, pid);
@@ -907,7 +902,7 @@ static void test_trace_reattach_sees_only_its_own_polls(void **state)
 		fprintf(stderr, "%s\n", out);
 	assert_int_equal(rc, 0);
 	free(out);
-	assert_int_equal(write(in[1], "stop\n", 5), 5);
+	assert_int_equal(write(in, "stop\n", 5), 5);
 	assert_non_null(fgets(line, sizeof(line), f));
 	assert_int_equal(sscanf(line, "T: done %d %d long %d polls %llu %llu",
 				&ra, &rb, &long_done, &ta, &tb),
@@ -930,7 +925,7 @@ static void test_trace_reattach_sees_only_its_own_polls(void **state)
 	for (uint64_t t = long_task - 1; t <= long_task + 1; t++)
 		assert_true(longest_poll(&l, t, &polls) < 1000000000ull);
 	fclose(f);
-	close(in[1]);
+	close(in);
 	free(l.ev);
 	rmdir_all(d1);
 	rmdir_all(d2);
