@@ -1462,6 +1462,63 @@ static void test_zero_ns_poll_without_room_drops_its_arrow(void **state)
 }
 
 /*
+ * Polls back to back (one clock read served both): a 0 ns poll followed
+ * at once by a longer one on its worker is drawn 2 ns long and the next
+ * one from there on, so its arrow binds; labels and the summary keep the
+ * recorded times. Where the next one is too short to give up 2 ns (it
+ * ends less than 4 ns after the first began), nothing moves and the
+ * arrow is dropped.
+ */
+static void test_zero_ns_poll_back_to_back_takes_room_from_the_next(
+    void **state)
+{
+	struct parsed p;
+	struct log l;
+	struct tmp t;
+	size_t len;
+	char *json, *sum;
+
+	(void)state;
+	tmp_init(&t);
+	memset(&l, 0, sizeof(l));
+	for (uint16_t w = 0; w < 2; w++)
+		ev(&l, UST_WORKER_START, 0, 0, w, 0, 100u + w, 0);
+	poll(&l, 1, 1, 500, 600, 0, 0);
+	ev(&l, UST_MIGRATE, 900, 1, 0, 1, URT_TRM_STOLEN, 0);
+	poll(&l, 1, 0, 1000, 1000, 0, 0);
+	poll(&l, 2, 0, 1000, 1010, 0, 0);
+	poll(&l, 3, 1, 1500, 1600, 0, 0);
+	ev(&l, UST_MIGRATE, 1900, 3, 0, 1, URT_TRM_STOLEN, 0);
+	poll(&l, 3, 0, 2000, 2000, 0, 0);
+	poll(&l, 4, 0, 2000, 2003, 0, 0);
+	write_log_in_order(t.log, &l);
+	free(l.ev);
+	assert_int_equal(ust_export_all(t.log, t.out, NULL), 0);
+	json = slurp(t.out, UST_EXPORT_JSON, &len);
+	walk_trace(json, len, &p);
+	assert_int_equal(p.npoll_x, 6);
+	assert_slice(&p, 1, 1000, 2); /* task 1, widened */
+	assert_slice(&p, 1, 1002, 8); /* task 2, from there on */
+	assert_slice(&p, 1, 2000, 0); /* task 3: no room */
+	assert_slice(&p, 1, 2000, 3); /* task 4 as recorded */
+	check_polls_disjoint(&p);
+	check_nesting(&p);
+	check_flows_bind(&p);
+	assert_int_equal(p.nfl, 2);
+	assert_true(has_flow(&p, "hop", 3, 1)); /* task 1: w1 -> w0 */
+	assert_int_equal(flow_ts(&p, "hop", 0), 1001);
+	/* labels: the recorded 0 and 10 ns */
+	assert_int_equal(count(json, "\"dur_ns\":10}"), 1);
+	assert_int_equal(count(json, "\"dur_ns\":8}"), 0);
+	sum = slurp(t.out, UST_EXPORT_SUMMARY, NULL);
+	assert_non_null(strstr(sum, "arrows    1 hop, 0 wake; dropped 1 "));
+	parsed_free(&p);
+	free(sum);
+	free(json);
+	tmp_free(&t);
+}
+
+/*
  * With "--write-log small|demo PATH" this writes a canned log and exits:
  * test_ustrace_report.sh feeds it to ustrace-report, and a person can
  * look at what the exporters make of it.
@@ -1493,6 +1550,8 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_log_without_polls_counts_migrations),
 	    cmocka_unit_test(
 		test_zero_ns_polls_are_widened_so_every_arrow_binds),
+	    cmocka_unit_test(
+		test_zero_ns_poll_back_to_back_takes_room_from_the_next),
 	    cmocka_unit_test(test_zero_ns_poll_without_room_drops_its_arrow),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

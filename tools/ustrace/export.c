@@ -659,6 +659,7 @@ static int nest_spans(struct ust_x_model *m)
 /* One worker's state while widen() walks the polls. */
 struct lane {
 	uint64_t next_b; /* begin of the worker's next poll; none: max */
+	size_t next;	 /* that poll; none: SIZE_MAX */
 	size_t span;	 /* its first span not yet looked at */
 	uint64_t span_e; /* the latest end of the spans before that one */
 };
@@ -672,20 +673,26 @@ struct lane {
  * recorded data: m->polls keep their times, and the summary (poll-time
  * histogram, longest polls, busy time) reads those. A slice is widened
  * only where that overlaps nothing else drawn for its worker: the worker's
- * next poll begins at or after the widened end, and no parked or preempted
- * span of the worker covers any of the added time. Else it stays as
- * recorded and its arrows are dropped (flows_dropped). Needs the spans
- * sorted by worker and start (nest_spans()) and the polls in event order,
- * so chronological per worker.
+ * next poll begins at or after the widened end (or, where polls lie back
+ * to back, as they do where one clock read served both, that next poll
+ * is drawn from the widened end on and stays 2 ns long or more), and no
+ * parked or preempted span of the worker covers any of the added time.
+ * Else it stays as recorded and its arrows are dropped (flows_dropped).
+ * Needs the spans sorted by worker and start (nest_spans()) and the polls
+ * in event order, so chronological per worker.
  */
 static int widen(struct ust_x_model *m)
 {
 	struct lane *lane = calloc(m->nworkers + 1, sizeof(*lane));
 	struct ust_x_poll *d = malloc((m->npolls + 1) * sizeof(*d));
+	/* the next poll whose drawn begin widening poll i moved, or
+	 * SIZE_MAX */
+	size_t *moved = malloc((m->npolls + 1) * sizeof(*moved));
 
-	if (!lane || !d) {
+	if (!lane || !d || !moved) {
 		free(lane);
 		free(d);
+		free(moved);
 		return -ENOMEM;
 	}
 	if (m->npolls)
@@ -693,17 +700,30 @@ static int widen(struct ust_x_model *m)
 	m->drawn = d;
 	for (uint32_t w = 0; w < m->nworkers; w++) {
 		lane[w].next_b = UINT64_MAX;
+		lane[w].next = SIZE_MAX;
 		lane[w].span = m->nspans;
 	}
 	/* backwards: the worker's next poll must begin at or after b + 2
-	 * (tested so that b + 2 cannot wrap on a garbage timestamp) */
+	 * (tested so that b + 2 cannot wrap on a garbage timestamp), or
+	 * begin where this one ends and be drawn 4 ns long or more (then it
+	 * gives up its first 2 ns) */
 	for (size_t i = m->npolls; i-- > 0;) {
 		struct lane *l = &lane[d[i].worker];
+		struct ust_x_poll *nx = l->next == SIZE_MAX ? NULL : &d[l->next];
 
-		if (d[i].closed && d[i].e - d[i].b < 2 && l->next_b >= d[i].b &&
-		    l->next_b - d[i].b >= 2)
-			d[i].e = d[i].b + 2;
+		moved[i] = SIZE_MAX;
+		if (d[i].closed && d[i].e - d[i].b < 2 && l->next_b >= d[i].b) {
+			if (l->next_b - d[i].b >= 2) {
+				d[i].e = d[i].b + 2;
+			} else if (nx && nx->closed && nx->b >= d[i].e &&
+				   nx->e >= nx->b && nx->e - d[i].b >= 4) {
+				d[i].e = d[i].b + 2;
+				nx->b = d[i].e;
+				moved[i] = l->next;
+			}
+		}
 		l->next_b = d[i].b;
+		l->next = i;
 	}
 	for (size_t i = m->nspans; i-- > 0;)
 		lane[m->spans[i].worker].span = i;
@@ -723,10 +743,14 @@ static int widen(struct ust_x_model *m)
 				l->span_e = m->spans[l->span].e;
 			l->span++;
 		}
-		if (l->span_e > e)
+		if (l->span_e > e) {
 			d[i].e = e;
+			if (moved[i] != SIZE_MAX) /* give it back */
+				d[moved[i]].b = m->polls[moved[i]].b;
+		}
 	}
 	free(lane);
+	free(moved);
 	return 0;
 }
 
