@@ -1315,6 +1315,29 @@ static void test_generated_run_keeps_every_invariant(void **state)
 	tmp_free(&t);
 }
 
+/* An empty log whose workers 0..n-1 start at 0 (threads 100 + w). */
+static void log_start(struct log *l, uint16_t n)
+{
+	memset(l, 0, sizeof(*l));
+	for (uint16_t w = 0; w < n; w++)
+		ev(l, UST_WORKER_START, 0, 0, w, 0, 100u + w, 0);
+}
+
+/* Writes l (freed) as t's log, exports it, parses its trace.json into p
+ * (strict JSON); returns that JSON. */
+static char *export_walk(struct tmp *t, struct log *l, struct parsed *p)
+{
+	size_t len;
+	char *json;
+
+	write_log_in_order(t->log, l);
+	free(l->ev);
+	assert_int_equal(ust_export_all(t->log, t->out, NULL), 0);
+	json = slurp(t->out, UST_EXPORT_JSON, &len);
+	walk_trace(json, len, p);
+	return json;
+}
+
 /*
  * A TSC that steps 10 ns measures a bare yield as 0 ns. Task 1 polls 0 ns
  * on w0 (waking task 6 in it), hops to w1 and polls 0 ns there; each is
@@ -1323,9 +1346,7 @@ static void test_generated_run_keeps_every_invariant(void **state)
  */
 static void zero_polls(struct log *l)
 {
-	memset(l, 0, sizeof(*l));
-	for (uint16_t w = 0; w < 3; w++)
-		ev(l, UST_WORKER_START, 0, 0, w, 0, 100u + w, 0);
+	log_start(l, 3);
 	ev(l, UST_PARK, 500, 0, 2, 0, URT_TRP_IDLE, 0);
 	ev(l, UST_POLL_BEGIN, 1000, 1, 0, 0, 0, 0);
 	ev(l, UST_WAKE, 1000, 6, 0, 0, URT_TRW_LOCAL, 0);
@@ -1345,18 +1366,13 @@ static void test_zero_ns_polls_are_widened_so_every_arrow_binds(void **state)
 	struct parsed p;
 	struct log l;
 	struct tmp t;
-	size_t len;
 	char *json, *sum, *html;
 	const char *at;
 
 	(void)state;
 	tmp_init(&t);
 	zero_polls(&l);
-	write_log_in_order(t.log, &l);
-	free(l.ev);
-	assert_int_equal(ust_export_all(t.log, t.out, NULL), 0);
-	json = slurp(t.out, UST_EXPORT_JSON, &len);
-	walk_trace(json, len, &p);
+	json = export_walk(&t, &l, &p);
 	assert_int_equal(p.npoll_x, 6);
 	/* the three 0 ns polls are drawn 2 ns long, the others as recorded */
 	assert_slice(&p, 1, 1000, 2);
@@ -1416,14 +1432,11 @@ static void test_zero_ns_poll_without_room_drops_its_arrow(void **state)
 	struct parsed p;
 	struct log l;
 	struct tmp t;
-	size_t len;
 	char *json, *sum;
 
 	(void)state;
 	tmp_init(&t);
-	memset(&l, 0, sizeof(l));
-	for (uint16_t w = 0; w < 3; w++)
-		ev(&l, UST_WORKER_START, 0, 0, w, 0, 100u + w, 0);
+	log_start(&l, 3);
 	poll(&l, 1, 1, 500, 600, 0, 0);
 	poll(&l, 2, 1, 700, 800, 0, 0);
 	ev(&l, UST_MIGRATE, 900, 1, 0, 1, URT_TRM_STOLEN, 0);
@@ -1436,11 +1449,7 @@ static void test_zero_ns_poll_without_room_drops_its_arrow(void **state)
 	l.ev[l.n - 1].tid = 102;
 	ev(&l, UST_SCHED_SWITCH_IN, 5000, 0, NW, 0, 0, 7777);
 	l.ev[l.n - 1].tid = 102;
-	write_log_in_order(t.log, &l);
-	free(l.ev);
-	assert_int_equal(ust_export_all(t.log, t.out, NULL), 0);
-	json = slurp(t.out, UST_EXPORT_JSON, &len);
-	walk_trace(json, len, &p); /* strict JSON */
+	json = export_walk(&t, &l, &p);
 	assert_int_equal(p.npoll_x, 6);
 	assert_slice(&p, 1, 1000, 0); /* task 2 begins at its end */
 	assert_slice(&p, 1, 1000, 2); /* task 2: nothing follows on w0 */
@@ -1475,14 +1484,11 @@ static void test_zero_ns_poll_back_to_back_takes_room_from_the_next(
 	struct parsed p;
 	struct log l;
 	struct tmp t;
-	size_t len;
 	char *json, *sum;
 
 	(void)state;
 	tmp_init(&t);
-	memset(&l, 0, sizeof(l));
-	for (uint16_t w = 0; w < 2; w++)
-		ev(&l, UST_WORKER_START, 0, 0, w, 0, 100u + w, 0);
+	log_start(&l, 2);
 	poll(&l, 1, 1, 500, 600, 0, 0);
 	ev(&l, UST_MIGRATE, 900, 1, 0, 1, URT_TRM_STOLEN, 0);
 	poll(&l, 1, 0, 1000, 1000, 0, 0);
@@ -1491,11 +1497,7 @@ static void test_zero_ns_poll_back_to_back_takes_room_from_the_next(
 	ev(&l, UST_MIGRATE, 1900, 3, 0, 1, URT_TRM_STOLEN, 0);
 	poll(&l, 3, 0, 2000, 2000, 0, 0);
 	poll(&l, 4, 0, 2000, 2003, 0, 0);
-	write_log_in_order(t.log, &l);
-	free(l.ev);
-	assert_int_equal(ust_export_all(t.log, t.out, NULL), 0);
-	json = slurp(t.out, UST_EXPORT_JSON, &len);
-	walk_trace(json, len, &p);
+	json = export_walk(&t, &l, &p);
 	assert_int_equal(p.npoll_x, 6);
 	assert_slice(&p, 1, 1000, 2); /* task 1, widened */
 	assert_slice(&p, 1, 1002, 8); /* task 2, from there on */
